@@ -16,5 +16,6 @@
 #include "session.h"
 #include "reader.h"
 #include "writer.h"
+#include "file.h"
 
 #endif
