@@ -17,5 +17,7 @@
 #include "reader.h"
 #include "writer.h"
 #include "file.h"
+#include "render.h"
+#include "capture.h"
 
 #endif
