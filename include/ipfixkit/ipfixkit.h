@@ -19,5 +19,6 @@
 #include "file.h"
 #include "render.h"
 #include "capture.h"
+#include "uri.h"
 
 #endif
