@@ -119,7 +119,11 @@ ipfix_status ipfix_file_reader_open(const char *path, ipfix_file_reader **out, i
         r->mapped = true;
         r->size = (uint64_t)sb.st_size;
         if (r->size > 0) {
-            void *m = mmap(NULL, (size_t)r->size, PROT_READ, MAP_PRIVATE, r->fd, 0);
+            /* Pre-faulting the mapping costs far less than one page fault per
+             * 4 KiB when the whole file is decoded (about 10% of --count's
+             * time); above 1 GiB let the kernel's read-ahead work instead. */
+            int populate = r->size <= (1ull << 30) ? MAP_POPULATE : 0;
+            void *m = mmap(NULL, (size_t)r->size, PROT_READ, MAP_PRIVATE | populate, r->fd, 0);
             if (m == MAP_FAILED) {
                 ipfix_status st = open_error(err, "mmap", path);
                 ipfix_file_reader_close(r);
