@@ -98,6 +98,7 @@ typedef struct ipfix_event {
             uint32_t expected;
             uint32_t received;
             uint64_t lost;          /* records newly counted lost */
+            uint64_t recovered;     /* late message: records taken back from "lost" */
             bool out_of_order;
         } sequence;
     } u;

@@ -140,10 +140,11 @@ size_t ipfix_session_pending_bytes(const ipfix_session *session);
 
 /* Sequence check for one message of `records` data records; `records_known`
  * false when some sets could not be decoded (the next message re-baselines).
- * Fills *lost (records newly counted as lost) and *out_of_order. */
+ * Fills *lost (records newly counted as lost), *out_of_order, and
+ * *recovered (records of a late message taken back from the lost count). */
 void ipfix_session_sequence_update(ipfix_session *session, uint32_t odid, uint32_t sequence,
                                    uint64_t records, bool records_known, uint64_t *lost,
-                                   bool *out_of_order);
+                                   bool *out_of_order, uint64_t *recovered);
 
 #ifdef __cplusplus
 }

@@ -477,10 +477,17 @@ static void dump_message(dump *d, ipfix_session *session, const uint8_t *message
         case IPFIX_EVENT_ERROR: report(d, loc, ev.u.error.offset, &ev.u.error, true); break;
         case IPFIX_EVENT_SEQUENCE: {
             char detail[112];
-            snprintf(detail, sizeof detail, "odid %u: expected %u, received %u, %llu records lost",
-                     (unsigned)ev.odid, (unsigned)ev.u.sequence.expected,
-                     (unsigned)ev.u.sequence.received,
-                     (unsigned long long)ev.u.sequence.lost);
+            if (ev.u.sequence.out_of_order)
+                snprintf(detail, sizeof detail,
+                         "odid %u: expected %u, received %u, %llu records no longer counted as lost",
+                         (unsigned)ev.odid, (unsigned)ev.u.sequence.expected,
+                         (unsigned)ev.u.sequence.received,
+                         (unsigned long long)ev.u.sequence.recovered);
+            else
+                snprintf(detail, sizeof detail, "odid %u: expected %u, received %u, %llu records lost",
+                         (unsigned)ev.odid, (unsigned)ev.u.sequence.expected,
+                         (unsigned)ev.u.sequence.received,
+                         (unsigned long long)ev.u.sequence.lost);
             report_text(d, loc, ev.offset,
                         ev.u.sequence.out_of_order
                             ? "RFC 7011 §3.1: message out of order (sequence number)"

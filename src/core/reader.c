@@ -396,12 +396,12 @@ static ipfix_status next_template_record(ipfix_reader *r, ipfix_event *ev, bool 
 }
 
 static ipfix_status finish_message(ipfix_reader *r, ipfix_event *ev, bool *emitted) {
-    uint64_t lost;
+    uint64_t lost, recovered;
     bool out_of_order;
     uint32_t expected = r->domain->next_sequence;
     bool known = r->domain->sequence_known;
     ipfix_session_sequence_update(r->session, r->header.odid, r->header.sequence, r->message_records,
-                                  r->records_known, &lost, &out_of_order);
+                                  r->records_known, &lost, &out_of_order, &recovered);
     r->mode = MODE_DONE;
     *emitted = known && (lost || out_of_order);
     if (*emitted) {
@@ -412,6 +412,7 @@ static ipfix_status finish_message(ipfix_reader *r, ipfix_event *ev, bool *emitt
         ev->u.sequence.expected = expected;
         ev->u.sequence.received = r->header.sequence;
         ev->u.sequence.lost = lost;
+        ev->u.sequence.recovered = recovered;
         ev->u.sequence.out_of_order = out_of_order;
     }
     return IPFIX_OK;

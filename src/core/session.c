@@ -281,8 +281,9 @@ const ipfix_template *ipfix_session_next_template(const ipfix_session *s, uint32
 
 void ipfix_session_sequence_update(ipfix_session *s, uint32_t odid, uint32_t sequence,
                                    uint64_t records, bool records_known, uint64_t *lost,
-                                   bool *out_of_order) {
+                                   bool *out_of_order, uint64_t *recovered) {
     *lost = 0;
+    *recovered = 0;
     *out_of_order = false;
     domain *d = get_domain(s, odid, true);
     if (!d) return;
@@ -298,6 +299,7 @@ void ipfix_session_sequence_update(ipfix_session *s, uint32_t odid, uint32_t seq
             st->out_of_order_messages++;
             uint64_t back = records < st->lost_records ? records : st->lost_records;
             st->lost_records -= back;
+            *recovered = back;
             return;
         }
     }

@@ -319,6 +319,7 @@ static void test_sequence_accounting(void **state) {
     send_records(s, 10, 5, &c);  /* late: gives 5 back */
     assert_true(find_event(&c, IPFIX_EVENT_SEQUENCE, 0)->u.sequence.out_of_order);
     const ipfix_domain_stats *d = ipfix_session_domain(s, 3, false);
+    assert_int_equal(find_event(&c, IPFIX_EVENT_SEQUENCE, 0)->u.sequence.recovered, 5);
     assert_int_equal(d->lost_records, 5);
     assert_int_equal(d->out_of_order_messages, 1);
     assert_int_equal(d->next_sequence, 25);
