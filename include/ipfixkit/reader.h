@@ -125,8 +125,7 @@ typedef struct ipfix_reader {
     uint64_t message_records;   /* data records seen in this message */
     bool records_known;
     void *held;                 /* held set being replayed (owned) */
-    uint16_t replay_template_id;
-    bool replay_wanted;
+    bool replay_wanted;         /* templates arrived for held sets: replay them */
 } ipfix_reader;
 
 /* Start reading a message of `length` bytes (exactly one message: trailing

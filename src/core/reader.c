@@ -201,8 +201,7 @@ static ipfix_status next_data_record(ipfix_reader *r, ipfix_event *ev, bool *emi
         free(r->held);
         r->held = NULL;
         r->domain->held_sets_replayed++;
-        r->mode = MODE_SETS;
-        r->replay_wanted = ipfix_session_has_held_set(r->session, r->header.odid, r->replay_template_id);
+        r->mode = MODE_SETS; /* replay_wanted stays set: look for the next ready set */
         return IPFIX_OK;
     }
     r->mode = MODE_SETS;
@@ -218,16 +217,16 @@ static ipfix_status next_data_record(ipfix_reader *r, ipfix_event *ev, bool *emi
     return IPFIX_OK;
 }
 
+/* Replay, one at a time, every held data set of this domain whose template
+ * is now known: a template set may resolve several of them at once. */
 static void start_replay_if_wanted(ipfix_reader *r) {
-    if (!r->replay_wanted) return;
-    r->replay_wanted = false;
-    const ipfix_template *t =
-        ipfix_session_find_template(r->session, r->header.odid, r->replay_template_id, r->now);
-    if (!t) return;
-    ipfix_held_set *h = ipfix_session_take_held_set(r->session, r->header.odid, r->replay_template_id);
-    if (!h) return;
+    ipfix_held_set *h = ipfix_session_take_ready_held_set(r->session, r->header.odid, r->now);
+    if (!h) {
+        r->replay_wanted = false;
+        return;
+    }
     r->held = h;
-    r->set_template = t;
+    r->set_template = ipfix_session_find_template(r->session, r->header.odid, h->template_id, r->now);
     r->records = h->data;
     r->record_pos = 0;
     r->set_end = h->length;
@@ -388,10 +387,8 @@ static ipfix_status next_template_record(ipfix_reader *r, ipfix_event *ev, bool 
     ev->u.tmpl.change = change;
     r->domain->templates++;
     if (change != IPFIX_TEMPLATE_REFRESHED &&
-        ipfix_session_has_held_set(r->session, r->header.odid, stored->id)) {
+        ipfix_session_has_held_set(r->session, r->header.odid, stored->id))
         r->replay_wanted = true;
-        r->replay_template_id = stored->id;
-    }
     return IPFIX_OK;
 }
 

@@ -353,18 +353,21 @@ bool ipfix_session_has_held_set(const ipfix_session *s, uint32_t odid, uint16_t 
     return false;
 }
 
-ipfix_held_set *ipfix_session_take_held_set(ipfix_session *s, uint32_t odid, uint16_t template_id) {
+static ipfix_held_set *unlink_held(ipfix_session *s, ipfix_held_set *prev, ipfix_held_set *h) {
+    if (prev)
+        prev->next = h->next;
+    else
+        s->held_head = h->next;
+    if (s->held_tail == h) s->held_tail = prev;
+    s->held_bytes -= h->length;
+    h->next = NULL;
+    return h;
+}
+
+ipfix_held_set *ipfix_session_take_ready_held_set(ipfix_session *s, uint32_t odid, uint32_t now) {
     ipfix_held_set *prev = NULL;
-    for (ipfix_held_set *h = s->held_head; h; prev = h, h = h->next) {
-        if (h->odid != odid || h->template_id != template_id) continue;
-        if (prev)
-            prev->next = h->next;
-        else
-            s->held_head = h->next;
-        if (s->held_tail == h) s->held_tail = prev;
-        s->held_bytes -= h->length;
-        h->next = NULL;
-        return h;
-    }
+    for (ipfix_held_set *h = s->held_head; h; prev = h, h = h->next)
+        if (h->odid == odid && ipfix_session_find_template(s, odid, h->template_id, now))
+            return unlink_held(s, prev, h);
     return NULL;
 }

@@ -26,11 +26,11 @@ typedef struct ipfix_held_set {
 bool ipfix_session_hold_set(ipfix_session *session, uint32_t odid, uint16_t template_id,
                             const uint8_t *records, size_t length);
 
-/* Remove and return the oldest held set for (odid, template_id), or NULL.
- * The caller frees it with free(). */
-ipfix_held_set *ipfix_session_take_held_set(ipfix_session *session, uint32_t odid,
-                                            uint16_t template_id);
-
 bool ipfix_session_has_held_set(const ipfix_session *session, uint32_t odid, uint16_t template_id);
+
+/* Remove and return the oldest held set of `odid` whose template is now
+ * known (not expired at `now`), or NULL. The caller frees it with free(). */
+ipfix_held_set *ipfix_session_take_ready_held_set(ipfix_session *session, uint32_t odid,
+                                                  uint32_t now);
 
 #endif

@@ -295,6 +295,30 @@ static void test_udp_held_sets_replayed(void **state) {
     ipfix_session_free(s);
 }
 
+/* Found by fuzzing: one template set resolving two held sets replays both. */
+static void test_udp_several_held_sets_replayed(void **state) {
+    ipfix_session *s = new_session(IPFIX_TRANSPORT_UDP);
+    msg_builder m;
+    mb_begin(&m, 1, 0, 1);
+    add_records_256(&m, 2, 10);
+    mb_set(&m, 257);
+    mb_u64(&m, 7);
+    mb_end_set(&m);
+    collected c;
+    read_message(s, m.buf, mb_finish(&m), 5, &c);
+    assert_int_equal(c.missing, 2);
+    mb_begin(&m, 2, 3, 1);
+    mb_set(&m, 2);
+    mb_u16(&m, 256); mb_u16(&m, 3); mb_field(&m, 8, 4); mb_field(&m, 12, 4); mb_field(&m, 1, 8);
+    mb_u16(&m, 257); mb_u16(&m, 1); mb_field(&m, 2, 8);
+    mb_end_set(&m);
+    read_message(s, m.buf, mb_finish(&m), 6, &c);
+    assert_int_equal(c.records, 3);
+    assert_int_equal(ipfix_session_pending_bytes(s), 0);
+    assert_int_equal(ipfix_session_domain(s, 1, false)->held_sets_replayed, 2);
+    ipfix_session_free(s);
+}
+
 static void send_records(ipfix_session *s, uint32_t seq, int n, collected *c) {
     msg_builder m;
     mb_begin(&m, 1, seq, 3);
@@ -580,6 +604,7 @@ int main(void) {
         cmocka_unit_test(test_redefinition_rules),
         cmocka_unit_test(test_udp_template_lifetime),
         cmocka_unit_test(test_udp_held_sets_replayed),
+        cmocka_unit_test(test_udp_several_held_sets_replayed),
         cmocka_unit_test(test_sequence_accounting),
         cmocka_unit_test(test_options_template_and_record),
         cmocka_unit_test(test_message_header_errors),
