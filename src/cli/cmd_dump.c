@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "ipfixkit/capture.h"
 #include "ipfixkit/file.h"
@@ -828,6 +829,8 @@ static void usage(FILE *out) {
             "  --no-templates    do not print templates and withdrawals\n"
             "  --numeric         text: registry values and TCP flags as numbers\n"
             "  --port N          captures: IPFIX port (repeatable; default 4739)\n"
+            "  --elements FILE   load enterprise elements from a CSV in the IANA\n"
+            "                    registry's shape with a PEN column (repeatable)\n"
             "  -h, --help        this help\n"
             "\n"
             "Text lines start with record, options (options record), template,\n"
@@ -878,7 +881,13 @@ int ipfix_cmd_dump(int argc, char **argv) {
     ipfix_capture_config_default(&d.capture_config);
     d.capture_config.port_count = 0;
     const char **files = calloc((size_t)argc + 1, sizeof *files);
-    if (!files) return IPFIX_EXIT_FAILURE;
+    const char **element_files = calloc((size_t)argc + 1, sizeof *element_files);
+    if (!files || !element_files) {
+        free(files);
+        free(element_files);
+        return IPFIX_EXIT_FAILURE;
+    }
+    size_t element_file_count = 0;
     size_t file_count = 0;
     bool options_done = false;
     for (int i = 1; i < argc; i++) {
@@ -897,28 +906,34 @@ int ipfix_cmd_dump(int argc, char **argv) {
             d.templates = false;
         } else if (strcmp(a, "--numeric") == 0) {
             d.numeric = true;
+        } else if (strcmp(a, "--elements") == 0 && i + 1 < argc) {
+            element_files[element_file_count++] = argv[++i];
         } else if (strcmp(a, "--port") == 0 || strncmp(a, "--port=", 7) == 0) {
             const char *v = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
             uint16_t port;
             if (!v || !parse_port(v, &port)) {
                 fprintf(stderr, "ipfix dump: --port needs a port number 1..65535\n");
                 free(files);
+                free(element_files);
                 return IPFIX_EXIT_USAGE;
             }
             if (d.capture_config.port_count == IPFIX_CAPTURE_MAX_PORTS) {
                 fprintf(stderr, "ipfix dump: at most %d ports\n", IPFIX_CAPTURE_MAX_PORTS);
                 free(files);
+                free(element_files);
                 return IPFIX_EXIT_USAGE;
             }
             d.capture_config.ports[d.capture_config.port_count++] = port;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             free(files);
+            free(element_files);
             return IPFIX_EXIT_OK;
         } else {
             fprintf(stderr, "ipfix dump: unknown option '%s'\n", a);
             usage(stderr);
             free(files);
+            free(element_files);
             return IPFIX_EXIT_USAGE;
         }
     }
@@ -926,6 +941,7 @@ int ipfix_cmd_dump(int argc, char **argv) {
         fprintf(stderr, "ipfix dump: no input file (use - for standard input)\n");
         usage(stderr);
         free(files);
+        free(element_files);
         return IPFIX_EXIT_USAGE;
     }
     if (!d.capture_config.port_count) {
@@ -936,8 +952,12 @@ int ipfix_cmd_dump(int argc, char **argv) {
                                            d.numeric};
     d.model = ipfix_infomodel_new();
     d.renderer = ipfix_renderer_new(&render_options);
-    if (!d.model || !d.renderer) {
-        fprintf(stderr, "ipfix dump: out of memory\n");
+    bool ready = d.model && d.renderer;
+    if (!ready) fprintf(stderr, "ipfix dump: out of memory\n");
+    for (size_t i = 0; ready && i < element_file_count; i++)
+        ready = ipfix_cli_load_elements(d.model, element_files[i], "ipfix dump");
+    free(element_files);
+    if (!ready) {
         ipfix_renderer_free(d.renderer);
         ipfix_infomodel_free(d.model);
         free(files);

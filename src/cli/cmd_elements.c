@@ -8,12 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "ipfixkit/ipfixkit.h"
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: ipfix elements [--json] [NAME|ID|PEN:ID]...\n"
+            "usage: ipfix elements [--json] [--elements FILE]... [NAME|ID|PEN:ID]...\n"
             "\n"
             "Print Information Elements: ID, name, abstract data type, semantics,\n"
             "units, range and status. Without arguments, every IANA element.\n"
@@ -21,8 +22,10 @@ static void usage(FILE *out) {
             "reverseNAME or 29305:ID.\n"
             "\n"
             "options:\n"
-            "  --json      one JSON object per element\n"
-            "  -h, --help  this help\n"
+            "  --json            one JSON object per element\n"
+            "  --elements FILE   also load enterprise elements from a CSV in the IANA\n"
+            "                    registry's shape with a PEN column (repeatable)\n"
+            "  -h, --help        this help\n"
             "\n"
             "examples:\n"
             "  ipfix elements sourceIPv4Address\n"
@@ -89,11 +92,22 @@ static const ipfix_element *lookup(const ipfix_infomodel *model, const char *arg
 int ipfix_cmd_elements(int argc, char **argv) {
     bool json = false;
     int first = argc;
+    ipfix_infomodel *model = ipfix_infomodel_new();
+    if (!model) {
+        fprintf(stderr, "ipfix elements: out of memory\n");
+        return IPFIX_EXIT_FAILURE;
+    }
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             json = true;
+        } else if (strcmp(argv[i], "--elements") == 0 && i + 1 < argc) {
+            if (!ipfix_cli_load_elements(model, argv[++i], "ipfix elements")) {
+                ipfix_infomodel_free(model);
+                return IPFIX_EXIT_FAILURE;
+            }
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
+            ipfix_infomodel_free(model);
             return IPFIX_EXIT_OK;
         } else if (strcmp(argv[i], "--") == 0) {
             first = i + 1;
@@ -101,6 +115,7 @@ int ipfix_cmd_elements(int argc, char **argv) {
         } else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "ipfix elements: unknown option '%s'\n", argv[i]);
             usage(stderr);
+            ipfix_infomodel_free(model);
             return IPFIX_EXIT_USAGE;
         } else {
             first = i;
@@ -114,12 +129,8 @@ int ipfix_cmd_elements(int argc, char **argv) {
     if (first >= argc) {
         size_t count = ipfix_infomodel_iana_count();
         for (size_t i = 0; i < count; i++) print_element(ipfix_infomodel_iana_element(i), json);
+        ipfix_infomodel_free(model);
         return IPFIX_EXIT_OK;
-    }
-    ipfix_infomodel *model = ipfix_infomodel_new();
-    if (!model) {
-        fprintf(stderr, "ipfix elements: out of memory\n");
-        return IPFIX_EXIT_FAILURE;
     }
     int rc = IPFIX_EXIT_OK;
     for (int i = first; i < argc; i++) {
