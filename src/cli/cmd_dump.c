@@ -459,6 +459,16 @@ static void dump_message(dump *d, ipfix_session *session, const uint8_t *message
         case IPFIX_EVENT_WITHDRAWAL:
             d->last_tmpl = NULL;
             d->counts.withdrawals++;
+            if (ev.u.withdrawal.ignored) {
+                char detail[64];
+                snprintf(detail, sizeof detail, "template %u", (unsigned)ev.u.withdrawal.template_id);
+                /* RFC 7011 §8.1 (unknown template: ignore and log), §8.4 (UDP). */
+                report_text(d, loc, ev.offset,
+                            ipfix_session_get_config(session)->transport == IPFIX_TRANSPORT_UDP
+                                ? "RFC 7011 §8.4: withdrawal over UDP ignored"
+                                : "RFC 7011 §8.1: withdrawal of a template not in use ignored",
+                            detail, false);
+            }
             if (d->templates && !d->count) {
                 source.odid = ev.odid;
                 ipfix_render_withdrawal(d->renderer, &source, ev.u.withdrawal.template_id,
