@@ -1,0 +1,164 @@
+/*
+ * collect_internal.h — the collector's private structures, shared by
+ * collector.c (workers, event loop, control, report) and exporter.c (one
+ * exporter's Transport Session: decoding, logging, storing).
+ */
+#ifndef IPFIXKIT_COLLECT_INTERNAL_H
+#define IPFIXKIT_COLLECT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "collect/store.h"
+#include "ipfixkit/collect.h"
+#include "ipfixkit/render.h"
+#include "ipfixkit/session.h"
+#include "transport/listener.h"
+
+#define COLLECT_TCP_BUFFER (256u << 10)
+#define COLLECT_LOSS_QUIET_SECONDS 10
+#define COLLECT_LOG_BURST 5u            /* log lines per exporter per second */
+#define COLLECT_MAX_SKIPS 64u
+#define COLLECT_RETIRED_MAX 1024u        /* closed sessions listed one by one, per worker */
+#define COLLECT_UDP_IDLE_SECONDS 1800    /* UDP session ends after this silence (RFC 7011 §8.4 lifetime) */
+
+typedef enum collect_source_kind {
+    COLLECT_SOURCE_UDP = 1,
+    COLLECT_SOURCE_TCP_LISTEN,
+    COLLECT_SOURCE_TCP_CONN
+} collect_source_kind;
+
+/* What an epoll event points at (first member of its owner). */
+typedef struct collect_source {
+    collect_source_kind kind;
+    int fd;
+    unsigned listener;
+} collect_source;
+
+/* Per (exporter, Observation Domain): file mapping and loss episode. */
+typedef struct collect_domain {
+    uint32_t odid;
+    collect_store_domain store;
+    bool losing;
+    time_t last_loss;
+    uint64_t episode_lost;
+} collect_domain;
+
+typedef struct collect_exporter {
+    collect_source source;          /* TCP: the connection (fd -1 once closed) */
+    ipfix_transport transport;
+    struct sockaddr_storage addr;   /* the exporter's address and port */
+    uint8_t family;                 /* 4 or 6 (IPv4-mapped shown as 4) */
+    uint8_t address[16];
+    uint16_t port;
+    char name[80];                  /* "udp 192.0.2.1:5000 via udp://:4739" */
+    char origin[64];                /* "192.0.2.1:5000" (JSON "exporter") */
+    uint64_t start_ms;
+    time_t last_seen;               /* last message (wall clock, s) */
+    ipfix_session *session;         /* NULL once retired */
+    ipfix_domain_stats *retired;    /* domain counters kept after close */
+    size_t retired_count;
+    collect_domain *domains;
+    size_t domain_count, domain_capacity;
+    uint64_t header_errors;         /* messages rejected at the header */
+    uint64_t malformed_messages;    /* messages with at least one error */
+    uint8_t *rx;                    /* TCP receive buffer */
+    size_t rx_length;
+    time_t log_second;
+    unsigned log_count;
+    uint64_t log_suppressed;
+    struct collect_exporter *hash_next; /* UDP lookup chain */
+    struct collect_exporter *next;      /* all exporters of the worker */
+} collect_exporter;
+
+typedef struct collect_listener {
+    ipfix_transport transport;
+    char uri[300];
+    struct sockaddr_storage addr;
+    socklen_t addr_length;
+} collect_listener;
+
+struct ipfix_collector;
+
+typedef struct collect_worker {
+    struct ipfix_collector *collector;
+    unsigned index;
+    pthread_t thread;
+    bool started;
+    int epfd;
+    pthread_mutex_t lock;           /* held while processing; the report takes it */
+    collect_source sockets[IPFIX_COLLECT_MAX_LISTENERS];
+    uint32_t socket_drops[IPFIX_COLLECT_MAX_LISTENERS];
+    uint64_t rejected[IPFIX_COLLECT_MAX_LISTENERS];
+    ipfix_udp_batch batch;
+    collect_store *store;
+    ipfix_renderer *renderer;
+    ipfix_buffer json;
+    collect_exporter **table;       /* UDP exporters by address hash */
+    size_t table_size;
+    collect_exporter *exporters;
+    uint64_t sessions_total;
+    size_t retired_count;           /* closed sessions still listed */
+    ipfix_domain_stats folded;      /* counters of closed sessions no longer listed */
+    uint64_t folded_sessions;
+    uint64_t folded_header_errors;
+    unsigned rotate_seen;
+    time_t last_housekeeping;
+    time_t reject_log_second;
+    time_t store_log_second;        /* store errors: one log line per second */
+    uint64_t store_errors;
+    collect_store_skip skips[COLLECT_MAX_SKIPS];
+    uint8_t *replay;                /* messages rebuilt from replayed held records */
+    size_t replay_capacity;
+    size_t replay_length;           /* bytes used (0: nothing replayed) */
+    size_t replay_message;          /* offset of the message being built */
+    size_t replay_set;              /* offset of the open data set, 0 = none */
+    uint16_t replay_template;
+} collect_worker;
+
+struct ipfix_collector {
+    ipfix_collector_config config;
+    collect_listener listeners[IPFIX_COLLECT_MAX_LISTENERS];
+    unsigned listener_count;
+    collect_worker *workers;
+    unsigned worker_count;
+    atomic_bool stop;
+    atomic_uint rotate_requests;
+    atomic_uint_fast64_t sessions;     /* open sessions, all workers */
+    atomic_uint_fast64_t memory;       /* approximate bytes held by sessions */
+    pthread_mutex_t json_lock;
+    bool stopped;
+};
+
+/* exporter.c */
+void collect_log(collect_worker *w, ipfix_log_level level, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Rate-limited log about one exporter (COLLECT_LOG_BURST per second). */
+void collect_exporter_log(collect_worker *w, collect_exporter *e, ipfix_log_level level,
+                          const char *format, ...) __attribute__((format(printf, 4, 5)));
+collect_exporter *collect_exporter_new(collect_worker *w, ipfix_transport transport,
+                                       const struct sockaddr_storage *addr, unsigned listener);
+/* Ends the session: keeps its counters, frees the rest. */
+void collect_exporter_retire(collect_worker *w, collect_exporter *e);
+/* Merge the oldest closed sessions into w->folded while more than
+ * COLLECT_RETIRED_MAX are listed (bounds memory under reconnect churn). */
+void collect_exporter_fold_retired(collect_worker *w);
+void collect_exporter_free(collect_exporter *e);
+/* Decode, render and store one message. IPFIX_OK, or the header error
+ * (already logged and counted). */
+ipfix_status collect_exporter_message(collect_worker *w, collect_exporter *e,
+                                      const uint8_t *message, size_t length,
+                                      const struct timespec *now);
+/* Loss episodes that ended (no gap for COLLECT_LOSS_QUIET_SECONDS). */
+void collect_exporter_housekeeping(collect_worker *w, collect_exporter *e, time_t now);
+/* Append pending JSON to the output when over `threshold` bytes. */
+void collect_json_flush(collect_worker *w, size_t threshold);
+/* "192.0.2.1:5000" / "[2001:db8::1]:5000" and family/bytes of a sockaddr. */
+void collect_format_address(const struct sockaddr_storage *addr, char *out, size_t size,
+                            uint8_t *family, uint8_t *bytes, uint16_t *port);
+
+#endif

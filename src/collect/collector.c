@@ -1,0 +1,576 @@
+/*
+ * collector.c — the Collecting Process (see collect.h): listeners, worker
+ * threads with one epoll loop each, TCP framing, the stop/drain sequence,
+ * rotation requests and the statistics report.
+ *
+ * Each worker owns one SO_REUSEPORT socket per listener, so a Transport
+ * Session (a UDP exporter's address/port, or a TCP connection) is always
+ * served by one worker and needs no locking. UDP datagrams are read in
+ * batches with recvmmsg; each datagram is one IPFIX Message (RFC 7011
+ * §10.3.3). TCP is a byte stream framed by the message header's length
+ * (§10.4.3); a header that cannot start a message ends the connection
+ * (§10.4.2.2: the Collecting Process SHOULD reset the connection).
+ *
+ * Stop (ipfix_collector_stop): the workers close their TCP listening
+ * sockets (no new connections), read every socket until nothing is left
+ * (UDP queues and TCP receive buffers: everything TCP has acknowledged is
+ * read), then close their files (fsync + rename) and exit.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "collect/collect_internal.h"
+#include "ipfixkit/reader.h"
+#include "ipfixkit/uri.h"
+
+#define COLLECT_EPOLL_EVENTS 64
+#define COLLECT_TCP_READS_PER_EVENT 16
+#define COLLECT_SESSION_MEMORY (64u << 10) /* estimate per session beyond buffers */
+
+void ipfix_collector_config_init(ipfix_collector_config *config) {
+    memset(config, 0, sizeof *config);
+    config->rotate_seconds = 300;
+    config->fsync = true;
+    config->max_sessions = 4096;
+    config->max_templates = 4096;
+    config->udp_rcvbuf = 32u << 20;
+}
+
+/* ------------------------------------------------------------ setup */
+
+static ipfix_status open_sockets(ipfix_collector *c, collect_worker *w, ipfix_error *err) {
+    for (unsigned i = 0; i < c->listener_count; i++) {
+        collect_listener *l = &c->listeners[i];
+        int fd;
+        if (l->transport == IPFIX_TRANSPORT_UDP)
+            fd = ipfix_udp_listener_open((struct sockaddr *)&l->addr, l->addr_length,
+                                         c->config.udp_rcvbuf);
+        else
+            fd = ipfix_tcp_listener_open((struct sockaddr *)&l->addr, l->addr_length, 1024);
+        if (fd < 0)
+            return ipfix_error_set(err, IPFIX_ERR_IO, 0, "RFC 7011 §10: listener",
+                                   "%.200s: %s", l->uri, strerror(errno));
+        w->sockets[i].fd = fd;
+        w->sockets[i].listener = i;
+        w->sockets[i].kind =
+            l->transport == IPFIX_TRANSPORT_UDP ? COLLECT_SOURCE_UDP : COLLECT_SOURCE_TCP_LISTEN;
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->sockets[i]};
+        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+            return ipfix_error_set(err, IPFIX_ERR_IO, 0, "epoll", "%s", strerror(errno));
+    }
+    return IPFIX_OK;
+}
+
+static ipfix_status worker_init(ipfix_collector *c, collect_worker *w, unsigned index,
+                                ipfix_error *err) {
+    w->collector = c;
+    w->index = index;
+    for (unsigned i = 0; i < IPFIX_COLLECT_MAX_LISTENERS; i++) w->sockets[i].fd = -1;
+    pthread_mutex_init(&w->lock, NULL);
+    w->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (w->epfd < 0) return ipfix_error_set(err, IPFIX_ERR_IO, 0, "epoll", "%s", strerror(errno));
+    if (ipfix_udp_batch_init(&w->batch) < 0)
+        return ipfix_error_set(err, IPFIX_ERR_NOMEM, 0, "memory", "UDP batch");
+    w->table_size = 1024;
+    w->table = calloc(w->table_size, sizeof *w->table);
+    if (!w->table) return ipfix_error_set(err, IPFIX_ERR_NOMEM, 0, "memory", "table");
+    if (c->config.store_dir) {
+        w->store = collect_store_new(c->config.store_dir, c->config.rotate_seconds, index,
+                                     c->config.fsync);
+        if (!w->store) return ipfix_error_set(err, IPFIX_ERR_NOMEM, 0, "memory", "store");
+    }
+    if (c->config.json) {
+        ipfix_render_options ro = {IPFIX_RENDER_JSON, false};
+        w->renderer = ipfix_renderer_new(&ro);
+        if (!w->renderer) return ipfix_error_set(err, IPFIX_ERR_NOMEM, 0, "memory", "renderer");
+    }
+    return open_sockets(c, w, err);
+}
+
+static ipfix_status parse_listeners(ipfix_collector *c, ipfix_error *err) {
+    for (unsigned i = 0; i < c->config.listen_count; i++) {
+        ipfix_endpoint ep;
+        ipfix_status st = ipfix_endpoint_parse(c->config.listen[i], &ep, err);
+        if (st != IPFIX_OK) return st;
+        collect_listener *l = &c->listeners[c->listener_count];
+        if (ep.scheme == IPFIX_SCHEME_UDP) l->transport = IPFIX_TRANSPORT_UDP;
+        else if (ep.scheme == IPFIX_SCHEME_TCP) l->transport = IPFIX_TRANSPORT_TCP;
+        else
+            return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "listener",
+                                   "%.200s: only udp:// and tcp:// are supported",
+                                   c->config.listen[i]);
+        st = ipfix_endpoint_resolve(&ep, true, &l->addr, &l->addr_length, err);
+        if (st != IPFIX_OK) return st;
+        ipfix_endpoint_format(&ep, l->uri, sizeof l->uri);
+        c->listener_count++;
+    }
+    if (c->listener_count == 0)
+        return ipfix_error_set(err, IPFIX_ERR_INVALID_ARG, 0, "listener", "no listener given");
+    return IPFIX_OK;
+}
+
+static void recovered(void *context, const char *temp_path, const char *final_path,
+                      uint64_t bytes, uint64_t messages, bool kept) {
+    const ipfix_collector_config *c = context;
+    char line[1200];
+    if (kept)
+        snprintf(line, sizeof line,
+                 "store: recovered an interrupted file: %llu complete messages (%llu bytes) "
+                 "of %.400s kept as %.400s",
+                 (unsigned long long)messages, (unsigned long long)bytes, temp_path, final_path);
+    else
+        snprintf(line, sizeof line,
+                 "store: removed an interrupted file without a complete message: %.400s",
+                 temp_path);
+    if (c->log) c->log(c->log_context, IPFIX_LOG_WARNING, line);
+}
+
+ipfix_status ipfix_collector_new(const ipfix_collector_config *config, ipfix_collector **out,
+                                 ipfix_error *err) {
+    *out = NULL;
+    if (!config->model || config->listen_count > IPFIX_COLLECT_MAX_LISTENERS ||
+        config->allow_count > IPFIX_COLLECT_MAX_PREFIXES || config->per_exporter_dirs)
+        return ipfix_error_set(err, IPFIX_ERR_INVALID_ARG, 0, "collector", "bad configuration");
+    ipfix_collector *c = calloc(1, sizeof *c);
+    if (!c) return ipfix_error_set(err, IPFIX_ERR_NOMEM, 0, "memory", "collector");
+    c->config = *config;
+    pthread_mutex_init(&c->json_lock, NULL);
+    c->worker_count = config->workers;
+    if (c->worker_count == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        c->worker_count = n > 0 ? (unsigned)n : 1;
+    }
+    if (c->worker_count > 64) c->worker_count = 64;
+    ipfix_status st = parse_listeners(c, err);
+    if (st == IPFIX_OK && config->store_dir &&
+        collect_store_recover(config->store_dir, recovered, &c->config) < 0)
+        st = ipfix_error_set(err, IPFIX_ERR_IO, 0, "store", "%.200s: %s", config->store_dir,
+                             strerror(errno));
+    if (st == IPFIX_OK) {
+        c->workers = calloc(c->worker_count, sizeof *c->workers);
+        if (!c->workers) st = ipfix_error_set(err, IPFIX_ERR_NOMEM, 0, "memory", "workers");
+    }
+    for (unsigned i = 0; st == IPFIX_OK && i < c->worker_count; i++)
+        st = worker_init(c, &c->workers[i], i, err);
+    if (st != IPFIX_OK) {
+        c->stopped = true;
+        ipfix_collector_free(c);
+        return st;
+    }
+    *out = c;
+    return IPFIX_OK;
+}
+
+/* ------------------------------------------------------------ sessions */
+
+static size_t address_hash(const struct sockaddr_storage *a, unsigned listener) {
+    uint64_t h = 1469598103934665603ull ^ listener;
+    const uint8_t *p;
+    size_t n;
+    if (a->ss_family == AF_INET6) {
+        p = (const uint8_t *)&((const struct sockaddr_in6 *)a)->sin6_addr;
+        n = 16;
+        h ^= ((const struct sockaddr_in6 *)a)->sin6_port;
+    } else {
+        p = (const uint8_t *)&((const struct sockaddr_in *)a)->sin_addr;
+        n = 4;
+        h ^= ((const struct sockaddr_in *)a)->sin_port;
+    }
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static bool same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+    if (a->ss_family != b->ss_family) return false;
+    if (a->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+        return x->sin6_port == y->sin6_port &&
+               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+    }
+    const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+}
+
+/* May this exporter open a session? Logs (rate-limited) when not. */
+static bool admit(collect_worker *w, const struct sockaddr_storage *addr, unsigned listener,
+                  size_t memory) {
+    ipfix_collector *c = w->collector;
+    char name[64];
+    uint8_t family, bytes[16];
+    uint16_t port;
+    collect_format_address(addr, name, sizeof name, &family, bytes, &port);
+    const char *why = NULL;
+    if (c->config.allow_count) {
+        bool ok = false;
+        for (unsigned i = 0; i < c->config.allow_count && !ok; i++)
+            ok = ipfix_prefix_match(&c->config.allow[i], family, bytes);
+        if (!ok) why = "address not in the allowed prefixes";
+    }
+    if (!why && c->config.max_sessions && atomic_load(&c->sessions) >= c->config.max_sessions)
+        why = "session limit reached (--max-sessions)";
+    if (!why && c->config.max_memory && atomic_load(&c->memory) + memory > c->config.max_memory)
+        why = "memory limit reached (--max-memory)";
+    if (!why) return true;
+    w->rejected[listener]++;
+    time_t now = time(NULL);
+    if (now != w->reject_log_second) {
+        w->reject_log_second = now;
+        collect_log(w, IPFIX_LOG_WARNING, "%s: exporter %s rejected: %s",
+                    c->listeners[listener].uri, name, why);
+    }
+    return false;
+}
+
+static void session_opened(collect_worker *w, collect_exporter *e, size_t memory) {
+    atomic_fetch_add(&w->collector->sessions, 1);
+    atomic_fetch_add(&w->collector->memory, memory);
+    collect_log(w, IPFIX_LOG_INFO, "%s: new session via %s (worker %u)", e->name,
+                w->collector->listeners[e->source.listener].uri, w->index);
+}
+
+static collect_exporter *udp_exporter(collect_worker *w, const struct sockaddr_storage *from,
+                                      unsigned listener) {
+    size_t slot = address_hash(from, listener) & (w->table_size - 1);
+    for (collect_exporter *e = w->table[slot]; e; e = e->hash_next)
+        if (e->source.listener == listener && same_address(&e->addr, from)) return e;
+    if (!admit(w, from, listener, COLLECT_SESSION_MEMORY)) return NULL;
+    collect_exporter *e = collect_exporter_new(w, IPFIX_TRANSPORT_UDP, from, listener);
+    if (!e) {
+        collect_log(w, IPFIX_LOG_ERROR, "out of memory for a new UDP session");
+        return NULL;
+    }
+    e->hash_next = w->table[slot];
+    w->table[slot] = e;
+    session_opened(w, e, COLLECT_SESSION_MEMORY);
+    return e;
+}
+
+/* ------------------------------------------------------------ UDP */
+
+static uint32_t get32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Has the UDP exporter restarted (RFC 5471 §3.6.2)? A restarted Exporting
+ * Process starts its sequence numbers again: the message goes back in
+ * sequence although it is newer than anything seen (a later export time),
+ * or it is sequence number 0 where more was expected. A merely reordered
+ * message carries an older or equal export time and is not a restart. */
+static bool udp_restarted(collect_exporter *e, const uint8_t *m, size_t length) {
+    if (length < IPFIX_MESSAGE_HEADER_SIZE || m[0] != 0 || m[1] != IPFIX_VERSION) return false;
+    uint32_t export_time = get32(m + 4), sequence = get32(m + 8), odid = get32(m + 12);
+    const ipfix_domain_stats *d = ipfix_session_domain(e->session, odid, false);
+    if (!d || !d->sequence_known || d->messages == 0) return false;
+    uint32_t behind = d->next_sequence - sequence; /* modulo 2^32 */
+    if (behind == 0 || behind > 0x80000000u) return false; /* on time or ahead */
+    return export_time > d->last_export_time || sequence == 0;
+}
+
+static void udp_unlink(collect_worker *w, collect_exporter *e) {
+    size_t slot = address_hash(&e->addr, e->source.listener) & (w->table_size - 1);
+    collect_exporter **pp = &w->table[slot];
+    while (*pp && *pp != e) pp = &(*pp)->hash_next;
+    if (*pp) *pp = e->hash_next;
+    e->hash_next = NULL;
+}
+
+/* A UDP exporter silent for longer than the template lifetime: its session
+ * ends (counters kept); a later message starts a new one. */
+static void udp_expire(collect_worker *w, collect_exporter *e) {
+    udp_unlink(w, e);
+    collect_log(w, IPFIX_LOG_INFO, "%s: session closed: idle for more than %d s", e->name,
+                COLLECT_UDP_IDLE_SECONDS);
+    collect_exporter_retire(w, e);
+    atomic_fetch_sub(&w->collector->sessions, 1);
+    atomic_fetch_sub(&w->collector->memory, COLLECT_SESSION_MEMORY);
+}
+
+/* Replace a restarted exporter's session by a fresh one (new templates,
+ * new sequence baseline); the old counters stay in the report. */
+static collect_exporter *udp_restart(collect_worker *w, collect_exporter *e) {
+    size_t slot = address_hash(&e->addr, e->source.listener) & (w->table_size - 1);
+    udp_unlink(w, e);
+    collect_exporter_log(w, e, IPFIX_LOG_WARNING,
+                         "exporter restarted (sequence numbers started again): new session "
+                         "with fresh templates (RFC 5471 §3.6.2)");
+    collect_exporter_retire(w, e);
+    collect_exporter *fresh = collect_exporter_new(w, IPFIX_TRANSPORT_UDP, &e->addr,
+                                                   e->source.listener);
+    if (!fresh) {
+        collect_log(w, IPFIX_LOG_ERROR, "out of memory for a new UDP session");
+        atomic_fetch_sub(&w->collector->sessions, 1);
+        atomic_fetch_sub(&w->collector->memory, COLLECT_SESSION_MEMORY);
+        return NULL;
+    }
+    fresh->hash_next = w->table[slot];
+    w->table[slot] = fresh;
+    return fresh;
+}
+
+/* Read one batch from a UDP socket; returns datagrams read. */
+static int udp_read(collect_worker *w, collect_source *s) {
+    int n = ipfix_udp_receive(s->fd, &w->batch, &w->socket_drops[s->listener]);
+    if (n <= 0) return 0;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    for (int i = 0; i < n; i++) {
+        collect_exporter *e = udp_exporter(w, &w->batch.from[i], s->listener);
+        if (!e) continue;
+        const uint8_t *data = w->batch.data + (size_t)i * IPFIX_UDP_DATAGRAM_MAX;
+        if (udp_restarted(e, data, w->batch.msgs[i].msg_len) && !(e = udp_restart(w, e)))
+            continue;
+        collect_exporter_message(w, e, data, w->batch.msgs[i].msg_len, &now);
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------ TCP */
+
+static void tcp_close(collect_worker *w, collect_exporter *e, const char *why) {
+    if (e->source.fd < 0) return;
+    epoll_ctl(w->epfd, EPOLL_CTL_DEL, e->source.fd, NULL);
+    close(e->source.fd);
+    e->source.fd = -1;
+    collect_log(w, IPFIX_LOG_INFO, "%s: session closed: %s", e->name, why);
+    collect_exporter_retire(w, e);
+    atomic_fetch_sub(&w->collector->sessions, 1);
+    atomic_fetch_sub(&w->collector->memory, COLLECT_SESSION_MEMORY + COLLECT_TCP_BUFFER);
+}
+
+static void tcp_accept(collect_worker *w, collect_source *s) {
+    for (;;) {
+        struct sockaddr_storage peer;
+        socklen_t peer_length;
+        int fd = ipfix_tcp_accept(s->fd, &peer, &peer_length);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                errno != ECONNABORTED)
+                collect_log(w, IPFIX_LOG_ERROR, "%s: accept: %s",
+                            w->collector->listeners[s->listener].uri, strerror(errno));
+            return;
+        }
+        size_t memory = COLLECT_SESSION_MEMORY + COLLECT_TCP_BUFFER;
+        collect_exporter *e = NULL;
+        if (admit(w, &peer, s->listener, memory))
+            e = collect_exporter_new(w, IPFIX_TRANSPORT_TCP, &peer, s->listener);
+        if (!e) {
+            close(fd);
+            continue;
+        }
+        e->source.kind = COLLECT_SOURCE_TCP_CONN;
+        e->source.fd = fd;
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = &e->source};
+        epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
+        session_opened(w, e, memory);
+    }
+}
+
+/* Frame and process the complete messages in the receive buffer. False when
+ * the stream is broken (the connection is then closed). */
+static bool tcp_frame(collect_worker *w, collect_exporter *e, const struct timespec *now) {
+    size_t pos = 0;
+    bool ok = true;
+    while (pos < e->rx_length) {
+        size_t length;
+        ipfix_error err;
+        ipfix_status st = ipfix_message_frame(e->rx + pos, e->rx_length - pos, &length, &err);
+        if (st == IPFIX_ERR_TRUNCATED) break;
+        if (st != IPFIX_OK) {
+            e->header_errors++;
+            e->malformed_messages++;
+            collect_exporter_log(w, e, IPFIX_LOG_WARNING,
+                                 "bad message header at stream offset +%zu: %s (%s); "
+                                 "disconnecting (RFC 7011 §10.4.2.2)",
+                                 pos, err.rule ? err.rule : "?", err.detail);
+            ok = false;
+            break;
+        }
+        if (collect_exporter_message(w, e, e->rx + pos, length, now) != IPFIX_OK) {
+            collect_exporter_log(w, e, IPFIX_LOG_WARNING, "disconnecting (RFC 7011 §10.4.2.2)");
+            ok = false;
+            break;
+        }
+        pos += length;
+    }
+    if (pos > 0) {
+        memmove(e->rx, e->rx + pos, e->rx_length - pos);
+        e->rx_length -= pos;
+    }
+    return ok;
+}
+
+/* Read what the connection has (bounded); returns bytes read. */
+static size_t tcp_read(collect_worker *w, collect_exporter *e, int max_reads) {
+    size_t total = 0;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    for (int i = 0; i < max_reads && e->source.fd >= 0; i++) {
+        ssize_t n = read(e->source.fd, e->rx + e->rx_length, COLLECT_TCP_BUFFER - e->rx_length);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) tcp_close(w, e, strerror(errno));
+            break;
+        }
+        if (n == 0) {
+            if (e->rx_length)
+                collect_exporter_log(w, e, IPFIX_LOG_WARNING,
+                                     "connection closed inside a message (%zu bytes left)",
+                                     e->rx_length);
+            tcp_close(w, e, "closed by the exporter");
+            break;
+        }
+        total += (size_t)n;
+        e->rx_length += (size_t)n;
+        if (!tcp_frame(w, e, &now)) {
+            tcp_close(w, e, "bad message");
+            break;
+        }
+    }
+    return total;
+}
+
+/* ------------------------------------------------------------ loop */
+
+static void housekeeping(collect_worker *w) {
+    ipfix_collector *c = w->collector;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    unsigned rotate = atomic_load(&c->rotate_requests);
+    ipfix_error err;
+    if (w->store) {
+        bool force = rotate != w->rotate_seen;
+        ipfix_status st = collect_store_rotate(w->store, &now, force, &err);
+        if (st != IPFIX_OK)
+            collect_log(w, IPFIX_LOG_ERROR, "store: %s (%s)", err.rule, err.detail);
+        else if (force && collect_store_last_path(w->store)[0])
+            collect_log(w, IPFIX_LOG_INFO, "rotated: %s", collect_store_last_path(w->store));
+    }
+    w->rotate_seen = rotate;
+    if (now.tv_sec != w->last_housekeeping) {
+        w->last_housekeeping = now.tv_sec;
+        for (collect_exporter *e = w->exporters; e; e = e->next) {
+            collect_exporter_housekeeping(w, e, now.tv_sec);
+            if (e->transport == IPFIX_TRANSPORT_UDP && e->session &&
+                now.tv_sec - e->last_seen > COLLECT_UDP_IDLE_SECONDS)
+                udp_expire(w, e);
+        }
+        collect_exporter_fold_retired(w);
+    }
+    collect_json_flush(w, 0);
+}
+
+static void handle(collect_worker *w, collect_source *s) {
+    switch (s->kind) {
+    case COLLECT_SOURCE_UDP:
+        for (int i = 0; i < 8 && udp_read(w, s) == (int)IPFIX_UDP_BATCH; i++) {}
+        break;
+    case COLLECT_SOURCE_TCP_LISTEN: tcp_accept(w, s); break;
+    case COLLECT_SOURCE_TCP_CONN:
+        tcp_read(w, (collect_exporter *)s, COLLECT_TCP_READS_PER_EVENT);
+        break;
+    }
+}
+
+/* After stop: no new connections; read every socket until all are empty. */
+static void drain(collect_worker *w) {
+    ipfix_collector *c = w->collector;
+    for (unsigned i = 0; i < c->listener_count; i++) {
+        if (w->sockets[i].kind != COLLECT_SOURCE_TCP_LISTEN || w->sockets[i].fd < 0) continue;
+        close(w->sockets[i].fd);
+        w->sockets[i].fd = -1;
+    }
+    for (int round = 0; round < 100000; round++) {
+        size_t got = 0;
+        for (unsigned i = 0; i < c->listener_count; i++)
+            if (w->sockets[i].kind == COLLECT_SOURCE_UDP)
+                while (udp_read(w, &w->sockets[i]) > 0) got++;
+        for (collect_exporter *e = w->exporters; e; e = e->next)
+            if (e->source.fd >= 0) got += tcp_read(w, e, 1 << 20);
+        if (got == 0) break;
+    }
+    for (collect_exporter *e = w->exporters; e; e = e->next)
+        if (e->source.fd >= 0) tcp_close(w, e, "collector stopping");
+}
+
+static void *worker_main(void *arg) {
+    collect_worker *w = arg;
+    ipfix_collector *c = w->collector;
+    struct epoll_event events[COLLECT_EPOLL_EVENTS];
+    while (!atomic_load(&c->stop)) {
+        int n = epoll_wait(w->epfd, events, COLLECT_EPOLL_EVENTS, 200);
+        pthread_mutex_lock(&w->lock);
+        for (int i = 0; i < n; i++) handle(w, events[i].data.ptr);
+        housekeeping(w);
+        pthread_mutex_unlock(&w->lock);
+    }
+    pthread_mutex_lock(&w->lock);
+    drain(w);
+    collect_json_flush(w, 0);
+    if (w->store) {
+        ipfix_error err;
+        if (collect_store_rotate(w->store, &(struct timespec){0, 0}, true, &err) != IPFIX_OK)
+            collect_log(w, IPFIX_LOG_ERROR, "store: %s (%s)", err.rule, err.detail);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+ipfix_status ipfix_collector_start(ipfix_collector *c, ipfix_error *err) {
+    for (unsigned i = 0; i < c->worker_count; i++) {
+        int rc = pthread_create(&c->workers[i].thread, NULL, worker_main, &c->workers[i]);
+        if (rc != 0) {
+            ipfix_collector_stop(c);
+            return ipfix_error_set(err, IPFIX_ERR_IO, 0, "thread", "%s", strerror(rc));
+        }
+        c->workers[i].started = true;
+    }
+    return IPFIX_OK;
+}
+
+void ipfix_collector_rotate(ipfix_collector *c) { atomic_fetch_add(&c->rotate_requests, 1); }
+
+void ipfix_collector_stop(ipfix_collector *c) {
+    if (c->stopped) return;
+    atomic_store(&c->stop, true);
+    for (unsigned i = 0; i < c->worker_count; i++) {
+        if (!c->workers[i].started) continue;
+        pthread_join(c->workers[i].thread, NULL);
+        c->workers[i].started = false;
+    }
+    c->stopped = true;
+}
+
+void ipfix_collector_free(ipfix_collector *c) {
+    if (!c) return;
+    ipfix_collector_stop(c);
+    for (unsigned i = 0; c->workers && i < c->worker_count; i++) {
+        collect_worker *w = &c->workers[i];
+        if (!w->collector) continue; /* never initialised */
+        for (unsigned j = 0; j < IPFIX_COLLECT_MAX_LISTENERS; j++)
+            if (w->sockets[j].fd >= 0) close(w->sockets[j].fd);
+        collect_exporter *e = w->exporters;
+        while (e) {
+            collect_exporter *next = e->next;
+            if (e->source.fd >= 0) close(e->source.fd);
+            collect_exporter_free(e);
+            e = next;
+        }
+        ipfix_error err;
+        collect_store_free(w->store, &err);
+        ipfix_renderer_free(w->renderer);
+        ipfix_buffer_free(&w->json);
+        ipfix_udp_batch_free(&w->batch);
+        free(w->replay);
+        free(w->table);
+        if (w->epfd > 0) close(w->epfd);
+        pthread_mutex_destroy(&w->lock);
+    }
+    free(c->workers);
+    pthread_mutex_destroy(&c->json_lock);
+    free(c);
+}
