@@ -17,5 +17,7 @@ enum {
 int ipfix_cmd_dump(int argc, char **argv);
 int ipfix_cmd_generate(int argc, char **argv);
 int ipfix_cmd_elements(int argc, char **argv);
+int ipfix_cmd_collect(int argc, char **argv);
+int ipfix_cmd_probe(int argc, char **argv);
 
 #endif

@@ -18,6 +18,8 @@ static const command commands[] = {
     {"dump", ipfix_cmd_dump, "decode IPFIX files or captures to text or JSON"},
     {"generate", ipfix_cmd_generate, "write a sample IPFIX file (demo, tests, benchmarks)"},
     {"elements", ipfix_cmd_elements, "list or look up Information Elements"},
+    {"collect", ipfix_cmd_collect, "receive IPFIX over UDP/TCP into rotated files and/or JSON"},
+    {"probe", ipfix_cmd_probe, "meter packets (pcap file or interface) into flows and export them"},
 };
 
 static void print_help(FILE *out) {

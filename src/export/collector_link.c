@@ -1,0 +1,379 @@
+/*
+ * collector_link.c — one Transport Session to a Collector (see
+ * collector_link.h).
+ *
+ * The link owns an ipfix_writer whose sink is send_message(). Templates are
+ * not added through the writer: the link writes its own template message
+ * (header + Template Set + Options Template Set) before the first data
+ * message of every connection and, over UDP, again when the refresh time or
+ * message count is reached (RFC 7011 §10.3.6). The template message carries
+ * the sequence number of the data message that follows it (templates do not
+ * count, RFC 7011 §3.1).
+ *
+ * TCP: a blocking socket with a send timeout. When a send or connect fails
+ * the link goes down; messages then wait in a byte FIFO of at most
+ * `queue_bytes` (the oldest are dropped, and their records counted lost).
+ * Reconnection is tried on the next message or tick once the backoff has
+ * passed (1 s, doubling to 60 s); after connecting the link sends the
+ * templates, then the queue.
+ */
+#include "export/collector_link.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ipfixkit/value.h"
+
+#define BACKOFF_MIN_MS 1000u
+#define BACKOFF_MAX_MS 60000u
+#define CONNECT_TIMEOUT_MS 1000
+#define SEND_TIMEOUT_S 5
+#define TEMPLATE_MESSAGE_MAX 65535u
+
+typedef struct queued {
+    uint32_t length, records;
+    uint64_t packets, octets;
+} queued; /* followed by `length` message bytes */
+
+struct collector_link {
+    collector_link_config config;
+    ipfix_endpoint endpoint;
+    bool tcp;
+    int fd;                       /* -1: down */
+    struct sockaddr_storage addr;
+    socklen_t addr_length;
+    ipfix_writer *writer;
+    /* accounting of the message being built */
+    uint64_t cur_packets, cur_octets;
+    /* templates */
+    bool templates_due;
+    uint64_t templates_sent_ms;
+    unsigned messages_since_templates;
+    /* TCP reconnection and queue */
+    uint64_t next_attempt_ms;
+    unsigned backoff_ms;
+    uint8_t *queue;
+    size_t queue_head, queue_tail;  /* bytes [head, tail) hold entries */
+    size_t queued_messages;
+    collector_link_stats stats;
+    uint8_t tmsg[TEMPLATE_MESSAGE_MAX];
+};
+
+static uint64_t monotonic_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void link_down(collector_link *l) {
+    if (l->fd >= 0) close(l->fd);
+    l->fd = -1;
+    l->backoff_ms = l->backoff_ms ? l->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (l->backoff_ms > BACKOFF_MAX_MS) l->backoff_ms = BACKOFF_MAX_MS;
+    l->next_attempt_ms = monotonic_ms() + l->backoff_ms;
+}
+
+/* Connect with a bounded wait; the socket is left blocking with a send
+ * timeout. */
+static bool link_connect(collector_link *l) {
+    int fd = socket(l->addr.ss_family, l->tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+    if (fd < 0) return false;
+    int flags = fcntl(fd, F_GETFL, 0);
+    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    int rc = connect(fd, (const struct sockaddr *)&l->addr, l->addr_length);
+    if (rc < 0 && errno == EINPROGRESS) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int soerr = 0;
+        socklen_t sl = sizeof soerr;
+        if (poll(&p, 1, CONNECT_TIMEOUT_MS) == 1 &&
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
+            rc = 0;
+    }
+    if (rc < 0) {
+        close(fd);
+        return false;
+    }
+    fcntl(fd, F_SETFL, flags);
+    struct timeval tv = {.tv_sec = SEND_TIMEOUT_S};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (l->tcp) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    } else {
+        int big = 4 << 20;
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+    }
+    l->fd = fd;
+    l->templates_due = true;
+    return true;
+}
+
+/* Send all bytes; false (and the link down for TCP) on failure. */
+static bool send_bytes(collector_link *l, const uint8_t *p, size_t n) {
+    if (l->fd < 0) return false;
+    if (!l->tcp) {
+        ssize_t w = send(l->fd, p, n, MSG_NOSIGNAL);
+        return w == (ssize_t)n;
+    }
+    while (n > 0) {
+        ssize_t w = send(l->fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            link_down(l);
+            return false;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/* Template message with the given sequence number. */
+static size_t build_template_message(collector_link *l, uint32_t sequence) {
+    uint8_t *m = l->tmsg;
+    size_t off = 16;
+    for (int options = 0; options <= 1; options++) {
+        size_t set_start = off;
+        off += 4;
+        for (size_t i = 0; i < l->config.template_count; i++) {
+            const ipfix_template *t = l->config.templates[i];
+            if (ipfix_template_is_options(t) != (options == 1)) continue;
+            off += ipfix_template_record_encode(t, m + off, TEMPLATE_MESSAGE_MAX - off);
+        }
+        if (off == set_start + 4) {
+            off = set_start;
+            continue;
+        }
+        ipfix_put_u16(m + set_start, options ? 3 : 2);
+        ipfix_put_u16(m + set_start + 2, (uint16_t)(off - set_start));
+    }
+    ipfix_put_u16(m, 10);
+    ipfix_put_u16(m + 2, (uint16_t)off);
+    ipfix_put_u32(m + 4, (uint32_t)time(NULL));
+    ipfix_put_u32(m + 8, sequence);
+    ipfix_put_u32(m + 12, l->config.odid);
+    return off;
+}
+
+static bool send_templates(collector_link *l, uint32_t sequence) {
+    size_t n = build_template_message(l, sequence);
+    if (!send_bytes(l, l->tmsg, n)) return false;
+    l->stats.messages++;
+    l->stats.bytes += n;
+    l->templates_due = false;
+    l->templates_sent_ms = monotonic_ms();
+    l->messages_since_templates = 0;
+    return true;
+}
+
+static bool refresh_due(const collector_link *l) {
+    if (l->templates_due) return true;
+    if (l->tcp) return false;
+    if (l->config.template_refresh_messages &&
+        l->messages_since_templates >= l->config.template_refresh_messages)
+        return true;
+    return l->config.template_refresh_s &&
+           monotonic_ms() - l->templates_sent_ms >= l->config.template_refresh_s * 1000ull;
+}
+
+static void count_lost(collector_link *l, uint64_t records, uint64_t packets, uint64_t octets) {
+    l->stats.lost_records += records;
+    l->stats.lost_packets += packets;
+    l->stats.lost_octets += octets;
+}
+
+/* ------------------------------ TCP queue ------------------------------ */
+
+static void queue_drop_oldest(collector_link *l) {
+    queued q;
+    memcpy(&q, l->queue + l->queue_head, sizeof q);
+    count_lost(l, q.records, q.packets, q.octets);
+    l->queue_head += sizeof q + q.length;
+    l->queued_messages--;
+    if (l->queue_head == l->queue_tail) l->queue_head = l->queue_tail = 0;
+}
+
+static void queue_push(collector_link *l, const uint8_t *msg, size_t n, const queued *meta) {
+    size_t need = sizeof *meta + n;
+    if (need > l->config.queue_bytes) {
+        count_lost(l, meta->records, meta->packets, meta->octets);
+        return;
+    }
+    while (l->queued_messages && l->config.queue_bytes - (l->queue_tail - l->queue_head) < need)
+        queue_drop_oldest(l);
+    if (l->config.queue_bytes - l->queue_tail < need) { /* compact */
+        memmove(l->queue, l->queue + l->queue_head, l->queue_tail - l->queue_head);
+        l->queue_tail -= l->queue_head;
+        l->queue_head = 0;
+    }
+    memcpy(l->queue + l->queue_tail, meta, sizeof *meta);
+    memcpy(l->queue + l->queue_tail + sizeof *meta, msg, n);
+    l->queue_tail += need;
+    l->queued_messages++;
+}
+
+/* Connect if down and due, then send templates and the queue. */
+static void tcp_service(collector_link *l) {
+    if (l->fd < 0) {
+        if (monotonic_ms() < l->next_attempt_ms) return;
+        if (!link_connect(l)) {
+            link_down(l);
+            return;
+        }
+        l->stats.reconnects++;
+    }
+    if (l->templates_due) {
+        uint32_t seq = ipfix_writer_next_sequence(l->writer, l->config.odid);
+        if (l->queued_messages) seq = ipfix_get_u32(l->queue + l->queue_head + sizeof(queued) + 8);
+        if (!send_templates(l, seq)) return;
+    }
+    while (l->queued_messages) {
+        queued q;
+        memcpy(&q, l->queue + l->queue_head, sizeof q);
+        if (!send_bytes(l, l->queue + l->queue_head + sizeof q, q.length)) return;
+        l->stats.messages++;
+        l->stats.bytes += q.length;
+        l->queue_head += sizeof q + q.length;
+        l->queued_messages--;
+    }
+    l->queue_head = l->queue_tail = 0;
+    l->backoff_ms = 0;
+}
+
+/* ------------------------------- the sink ------------------------------- */
+
+static ipfix_status send_message(void *context, const uint8_t *msg, size_t n) {
+    collector_link *l = context;
+    queued meta = {.length = (uint32_t)n, .records = ipfix_writer_message_records(l->writer),
+                   .packets = l->cur_packets, .octets = l->cur_octets};
+    l->cur_packets = l->cur_octets = 0;
+    if (l->tcp) {
+        tcp_service(l);
+        if (l->fd < 0 || l->queued_messages) {
+            queue_push(l, msg, n, &meta);
+            return IPFIX_OK;
+        }
+        if (!send_bytes(l, msg, n)) {
+            queue_push(l, msg, n, &meta); /* resent after reconnecting */
+            return IPFIX_OK;
+        }
+    } else {
+        if (refresh_due(l)) send_templates(l, ipfix_get_u32(msg + 8));
+        if (!send_bytes(l, msg, n)) {
+            count_lost(l, meta.records, meta.packets, meta.octets);
+            return IPFIX_OK; /* UDP: lost, counted; the writer goes on */
+        }
+    }
+    l->stats.messages++;
+    l->stats.bytes += n;
+    l->messages_since_templates++;
+    return IPFIX_OK;
+}
+
+ipfix_status collector_link_open(const ipfix_endpoint *endpoint,
+                                 const collector_link_config *config, collector_link **out,
+                                 ipfix_error *err) {
+    *out = NULL;
+    if (endpoint->scheme != IPFIX_SCHEME_UDP && endpoint->scheme != IPFIX_SCHEME_TCP)
+        return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "export",
+                               "%s:// export is not supported (udp, tcp)",
+                               ipfix_scheme_name(endpoint->scheme));
+    collector_link *l = calloc(1, sizeof *l);
+    if (!l) return IPFIX_ERR_NOMEM;
+    l->config = *config;
+    l->endpoint = *endpoint;
+    l->tcp = endpoint->scheme == IPFIX_SCHEME_TCP;
+    l->fd = -1;
+    ipfix_status st = ipfix_endpoint_resolve(endpoint, false, &l->addr, &l->addr_length, err);
+    if (st != IPFIX_OK) {
+        free(l);
+        return st;
+    }
+    ipfix_writer_config wc = {.max_message_size = l->tcp ? 65535u : config->max_message,
+                              .observation_domain_id = config->odid};
+    l->writer = ipfix_writer_new(&wc, send_message, l);
+    if (l->tcp) l->queue = malloc(config->queue_bytes ? config->queue_bytes : 1);
+    if (!l->writer || (l->tcp && !l->queue)) {
+        collector_link_close(l, 0, NULL);
+        return IPFIX_ERR_NOMEM;
+    }
+    if (!link_connect(l)) {
+        if (!l->tcp) {
+            collector_link_close(l, 0, NULL);
+            return ipfix_error_set(err, IPFIX_ERR_IO, 0, "export", "cannot open UDP socket: %s",
+                                   strerror(errno));
+        }
+        link_down(l); /* retried with backoff; records queue meanwhile */
+    } else if (l->tcp) {
+        send_templates(l, 0);
+    }
+    *out = l;
+    return IPFIX_OK;
+}
+
+ipfix_status collector_link_add(collector_link *l, const ipfix_template *tmpl,
+                                const uint8_t *record, size_t length, uint64_t packets,
+                                uint64_t octets) {
+    ipfix_status st = ipfix_writer_add_record(l->writer, tmpl, record, length);
+    if (st != IPFIX_OK) {
+        count_lost(l, 1, packets, octets);
+        return st;
+    }
+    l->cur_packets += packets;
+    l->cur_octets += octets;
+    return IPFIX_OK;
+}
+
+ipfix_status collector_link_flush(collector_link *l) {
+    ipfix_status st = ipfix_writer_flush(l->writer);
+    if (l->tcp) tcp_service(l);
+    return st;
+}
+
+void collector_link_tick(collector_link *l) {
+    if (l->tcp) {
+        tcp_service(l);
+    } else if (refresh_due(l) && l->fd >= 0) {
+        send_templates(l, ipfix_writer_next_sequence(l->writer, l->config.odid));
+    }
+}
+
+void collector_link_get_stats(const collector_link *l, collector_link_stats *stats) {
+    *stats = l->stats;
+    stats->queued_messages = l->queued_messages;
+}
+
+void collector_link_close(collector_link *l, unsigned drain_ms, collector_link_stats *final) {
+    if (!l) return;
+    if (l->writer) {
+        ipfix_writer_flush(l->writer);
+        uint64_t deadline = monotonic_ms() + drain_ms;
+        while (l->tcp && l->queued_messages && monotonic_ms() < deadline) {
+            if (l->fd < 0 && l->next_attempt_ms > monotonic_ms()) {
+                uint64_t wait = l->next_attempt_ms - monotonic_ms();
+                if (wait > deadline - monotonic_ms()) break;
+                struct timespec ts = {.tv_sec = (time_t)(wait / 1000),
+                                      .tv_nsec = (long)(wait % 1000) * 1000000L};
+                nanosleep(&ts, NULL);
+            }
+            tcp_service(l);
+        }
+        while (l->queued_messages) queue_drop_oldest(l);
+        ipfix_writer_free(l->writer);
+    }
+    if (final) collector_link_get_stats(l, final);
+    if (l->fd >= 0) {
+        if (l->tcp) shutdown(l->fd, SHUT_WR);
+        close(l->fd);
+    }
+    free(l->queue);
+    free(l);
+}

@@ -1,0 +1,60 @@
+/*
+ * collector_link.h — one Transport Session from the Exporting Process to a
+ * Collector (UDP or TCP): a message writer whose sink sends each message,
+ * the templates sent first on each connection and refreshed over UDP
+ * (RFC 7011 §10.3.6), and for TCP a bounded queue with reconnection and
+ * exponential backoff. Internal to src/export.
+ */
+#ifndef IPFIXKIT_EXPORT_COLLECTOR_LINK_H
+#define IPFIXKIT_EXPORT_COLLECTOR_LINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipfixkit/error.h"
+#include "ipfixkit/template.h"
+#include "ipfixkit/uri.h"
+#include "ipfixkit/writer.h"
+
+typedef struct collector_link collector_link;
+
+typedef struct collector_link_config {
+    uint32_t odid;
+    size_t max_message;              /* UDP; TCP uses 65535 */
+    unsigned template_refresh_s;     /* UDP only */
+    unsigned template_refresh_messages;
+    size_t queue_bytes;              /* TCP only */
+    ipfix_template *const *templates; /* sent at connect / refresh (borrowed) */
+    size_t template_count;
+} collector_link_config;
+
+typedef struct collector_link_stats {
+    uint64_t messages, bytes;
+    uint64_t lost_records, lost_packets, lost_octets;
+    uint64_t reconnects;
+    uint64_t queued_messages;
+} collector_link_stats;
+
+ipfix_status collector_link_open(const ipfix_endpoint *endpoint,
+                                 const collector_link_config *config, collector_link **out,
+                                 ipfix_error *err);
+
+/* Add one encoded record; `packets`/`octets` are what it accounts, for the
+ * not-sent counters if it is lost. */
+ipfix_status collector_link_add(collector_link *link, const ipfix_template *tmpl,
+                                const uint8_t *record, size_t length, uint64_t packets,
+                                uint64_t octets);
+
+/* Flush the message being built; reconnect / refresh when due. */
+ipfix_status collector_link_flush(collector_link *link);
+void collector_link_tick(collector_link *link);
+
+void collector_link_get_stats(const collector_link *link, collector_link_stats *stats);
+
+/* Flush, try to deliver the queue for at most `drain_ms`, close, free;
+ * the final counters (messages still queued counted lost) go to `final`
+ * (may be NULL). */
+void collector_link_close(collector_link *link, unsigned drain_ms, collector_link_stats *final);
+
+#endif
