@@ -15,7 +15,11 @@
  * are counted in the flow cache statistics). Options
  * templates 258 (Metering Process Statistics, §4.1), 259 (Metering Process
  * Reliability Statistics, §4.2) and 260 (Exporting Process Reliability
- * Statistics, §4.3).
+ * Statistics, §4.3). With packet sampling (config.sampling), the flow
+ * templates carry selectorId (302) and Options Template 261 reports the
+ * Selector (RFC 5476 §6.5.2: scope selectorId; selectorAlgorithm and its
+ * parameters) with its selectorIdTotalPktsObserved/Selected counters
+ * (RFC 5477), so a Collector can scale the sampled counters.
  *
  * Collectors: each has its own message writer (sequence numbers per
  * Transport Session, RFC 7011 §3.1). UDP messages are at most
@@ -58,7 +62,8 @@ enum {
     IPFIX_EXPORT_TEMPLATE_FLOW6 = 257,
     IPFIX_EXPORT_TEMPLATE_METERING_STATS = 258,
     IPFIX_EXPORT_TEMPLATE_METERING_RELIABILITY = 259,
-    IPFIX_EXPORT_TEMPLATE_EXPORTING_RELIABILITY = 260
+    IPFIX_EXPORT_TEMPLATE_EXPORTING_RELIABILITY = 260,
+    IPFIX_EXPORT_TEMPLATE_SELECTOR_REPORT = 261
 };
 
 /* Non-key fields of the flow templates (bit set: exported). */
@@ -98,6 +103,8 @@ typedef struct ipfix_exporter_config {
     unsigned template_refresh_s;      /* UDP: default 60 */
     unsigned template_refresh_messages; /* UDP: default 100 */
     size_t tcp_queue_bytes;           /* TCP queue while down: default 4 MiB */
+    ipfix_packet_selector sampling;   /* the Selector in use (algorithm NONE: no sampling) */
+    uint64_t selector_id;             /* selectorId of that Selector (default 1) */
 } ipfix_exporter_config;
 
 void ipfix_exporter_config_init(ipfix_exporter_config *config);
@@ -123,9 +130,11 @@ typedef struct ipfix_metering_counters {
     uint64_t ignored_packets;   /* not metered: parse failures, capture drops */
     uint64_t ignored_octets;
     uint64_t first_ignored_ms, last_ignored_ms; /* 0: none */
+    uint64_t packets_observed;  /* by the Selector (with sampling) */
+    uint64_t packets_selected;
 } ipfix_metering_counters;
 
-/* Export the three statistics Options Records now. */
+/* Export the statistics Options Records (and the Selector Report) now. */
 ipfix_status ipfix_exporter_statistics(ipfix_exporter *exporter,
                                        const ipfix_metering_counters *counters);
 

@@ -6,6 +6,9 @@
  * hands each expired Flow to a callback, normally the Exporting Process
  * (export.h), which encodes it straight into an IPFIX Message.
  *
+ * Packet selection (ipfix_packet_selector, RFC 5475 PSAMP Sampling) decides
+ * before parsing whether an observed packet is metered at all.
+ *
  * Packet parsing (ipfix_packet_parse) is pure: it reads the frame in place,
  * checks every bound and fills an ipfix_packet, or returns why the packet
  * cannot be metered (ipfix_parse_result, counted by the caller).
@@ -138,6 +141,49 @@ ipfix_status ipfix_flow_keymask_parse(const char *list, ipfix_flow_keymask *mask
 /* Build a packet's key under `mask`. */
 void ipfix_meter_key_make(const ipfix_packet *pkt, const ipfix_flow_keymask *mask,
                          ipfix_meter_key *key);
+
+/* =========================== packet selection ============================ */
+
+/* PSAMP Selector algorithms (IANA selectorAlgorithm, RFC 5476). */
+enum {
+    IPFIX_SELECTOR_NONE = 0,                  /* every packet (no Selector) */
+    IPFIX_SELECTOR_SYSTEMATIC_COUNT = 1,      /* RFC 5475 §5.1 */
+    IPFIX_SELECTOR_RANDOM_N_OF_N = 3,         /* RFC 5475 §5.2.1 */
+    IPFIX_SELECTOR_UNIFORM_PROBABILISTIC = 4  /* RFC 5475 §5.2.2.1 */
+};
+
+/* A packet Selector (packet_selector.c). A plain value: embed it, call
+ * ipfix_packet_selector_init() once, then ipfix_packet_selector_select()
+ * for every observed packet. Fields after `selected` are internal. */
+typedef struct ipfix_packet_selector {
+    uint16_t algorithm;            /* IPFIX_SELECTOR_* */
+    uint32_t interval, space;      /* systematic: samplingPacketInterval/Space */
+    uint32_t size, population;     /* random n-out-of-N: samplingSize/Population */
+    double probability;            /* uniform: samplingProbability */
+    uint64_t observed, selected;   /* selectorIdTotalPktsObserved/Selected */
+    uint32_t position, chosen;
+    uint64_t threshold, random_state;
+} ipfix_packet_selector;
+
+/* Parse a selection spec: NULL or "all" (no Selector), "N" (1 packet in
+ * every N, systematic), "count:n/N" (n consecutive packets in every N),
+ * "random:N" / "random:n/N" (n random packets in every window of N) or
+ * "probability:P". `seed` drives the random Selectors (0: a fixed default),
+ * so a replayed trace gives the same selection. */
+ipfix_status ipfix_packet_selector_init(ipfix_packet_selector *selector, const char *spec,
+                                        uint64_t seed, ipfix_error *err);
+
+bool ipfix_packet_selector_select_slow(ipfix_packet_selector *selector);
+
+/* Is this observed packet selected (to be metered)? */
+static inline bool ipfix_packet_selector_select(ipfix_packet_selector *selector) {
+    selector->observed++;
+    if (__builtin_expect(selector->algorithm == IPFIX_SELECTOR_NONE, 1)) {
+        selector->selected++;
+        return true;
+    }
+    return ipfix_packet_selector_select_slow(selector);
+}
 
 /* ============================== flow cache =============================== */
 

@@ -37,7 +37,8 @@
 #define NS_PER_S 1000000000ull
 
 typedef struct probe_options {
-    const char *read_file, *interface, *filter, *write_file, *keys, *fields;
+    const char *read_file, *interface, *filter, *write_file, *keys, *fields, *sample;
+    uint64_t sample_seed;
     const char *collectors[MAX_COLLECTORS];
     unsigned collector_count;
     double idle_s, active_s, fin_s;
@@ -55,6 +56,7 @@ typedef struct probe {
     pcap_t *pcap;               /* libpcap: live, pcapng, or with a filter */
     ipfix_pcap_reader *reader;  /* mmap: classic pcap files without a filter */
     int linktype;
+    ipfix_packet_selector selector; /* PSAMP selection before parsing */
     ipfix_flow_cache *cache;
     ipfix_exporter *exporter;
     uint64_t frames, frame_bytes;
@@ -113,6 +115,12 @@ static void usage(FILE *out) {
         "      --active-timeout S   default 1800\n"
         "      --fin-timeout S      end a TCP flow S s after FIN/RST (default 2)\n"
         "  -m, --memory SIZE        flow cache budget, e.g. 64M, 1G (default 128M)\n"
+        "packet sampling (PSAMP, RFC 5475; reported in Selector Report options records):\n"
+        "  -s, --sample SPEC        N: 1 packet in every N (systematic count-based);\n"
+        "                           count:n/N: n consecutive packets in every N;\n"
+        "                           random:N or random:n/N: n random packets in every N;\n"
+        "                           probability:P: each packet with probability P\n"
+        "      --sample-seed N      seed of the random selectors (default fixed: replayable)\n"
         "other:\n"
         "  -q, --quiet              no summary\n"
         "      --progress, --no-progress  progress on stderr (default: when a terminal)\n"
@@ -125,7 +133,8 @@ static void usage(FILE *out) {
 enum {
     OPT_SNAPLEN = 256, OPT_NO_PROMISC, OPT_ODID, OPT_OBS_POINT, OPT_EXP_PROCESS, OPT_MET_PROCESS,
     OPT_INGRESS, OPT_MAX_MESSAGE, OPT_REFRESH, OPT_REFRESH_MSGS, OPT_TIME_UNIT, OPT_STATS,
-    OPT_KEYS, OPT_FIELDS, OPT_IDLE, OPT_ACTIVE, OPT_FIN, OPT_PROGRESS, OPT_NO_PROGRESS
+    OPT_KEYS, OPT_FIELDS, OPT_IDLE, OPT_ACTIVE, OPT_FIN, OPT_PROGRESS, OPT_NO_PROGRESS,
+    OPT_SAMPLE_SEED
 };
 
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out) {
@@ -163,6 +172,8 @@ static int parse_options(int argc, char **argv, probe_options *o) {
         {"filter", required_argument, 0, 'f'},    {"export", required_argument, 0, 'e'},
         {"write", required_argument, 0, 'w'},     {"memory", required_argument, 0, 'm'},
         {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
+        {"sample", required_argument, 0, 's'},
+        {"sample-seed", required_argument, 0, OPT_SAMPLE_SEED},
         {"snaplen", required_argument, 0, OPT_SNAPLEN},
         {"no-promisc", no_argument, 0, OPT_NO_PROMISC},
         {"odid", required_argument, 0, OPT_ODID},
@@ -186,7 +197,7 @@ static int parse_options(int argc, char **argv, probe_options *o) {
     uint64_t v = 0;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "r:i:f:e:w:m:qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "r:i:f:e:w:m:s:qh", longopts, NULL)) != -1) {
         bool ok = true;
         switch (c) {
         case 'r': o->read_file = optarg; break;
@@ -202,6 +213,8 @@ static int parse_options(int argc, char **argv, probe_options *o) {
             break;
         case 'm': ok = parse_size(optarg, &o->memory); break;
         case 'q': o->quiet = true; break;
+        case 's': o->sample = optarg; break;
+        case OPT_SAMPLE_SEED: ok = parse_u64(optarg, UINT64_MAX, &o->sample_seed); break;
         case 'h': usage(stdout); return -1;
         case OPT_SNAPLEN: ok = parse_u64(optarg, 262144, &v) && v >= 64; o->snaplen = (int)v; break;
         case OPT_NO_PROMISC: o->promisc = false; break;
@@ -265,6 +278,7 @@ static inline void handle_packet(probe *p, uint64_t time_ns, const uint8_t *byte
     p->frames++;
     p->frame_bytes += wirelen;
     p->last_time_ns = time_ns;
+    if (!ipfix_packet_selector_select(&p->selector)) return;
     ipfix_parse_result r = ipfix_packet_parse(p->linktype, bytes, caplen, wirelen, pkt);
     if (__builtin_expect(r == IPFIX_PARSE_OK, 1)) {
         if (++p->batch_count == METER_BATCH) flush_batch(p);
@@ -308,6 +322,13 @@ static uint64_t mono_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+/* The counters for the statistics Options Records, brought up to date. */
+static const ipfix_metering_counters *metering_counters(probe *p) {
+    p->ignored.packets_observed = p->selector.observed;
+    p->ignored.packets_selected = p->selector.selected;
+    return &p->ignored;
 }
 
 static void update_capture_drops(probe *p) {
@@ -468,7 +489,7 @@ static int run(probe *p, bool progress) {
         }
         ipfix_exporter_tick(p->exporter);
         if (now >= next_stats) {
-            ipfix_exporter_statistics(p->exporter, &p->ignored);
+            ipfix_exporter_statistics(p->exporter, metering_counters(p));
             next_stats = now + (uint64_t)p->opt.stats_interval_s * NS_PER_S;
         }
         if (progress && now >= next_progress) {
@@ -499,6 +520,9 @@ static void print_summary(const probe *p, const ipfix_flow_cache_stats *cs,
     }
     if (p->capture_drops) fprintf(stderr, "%scaptureDrops %" PRIu64, sep, p->capture_drops), sep = ", ";
     fprintf(stderr, "%s\n", sep[0] == ',' ? ")" : "");
+    if (p->selector.algorithm != IPFIX_SELECTOR_NONE)
+        fprintf(stderr, "  sampling: %" PRIu64 " packets selected of %" PRIu64 " observed\n",
+                p->selector.selected, p->selector.observed);
     fprintf(stderr, "  flows: %" PRIu64 " created, %" PRIu64 " exported; ended by idleTimeout %"
                     PRIu64 ", activeTimeout %" PRIu64 ", endOfFlowDetected %" PRIu64
                     ", forcedEnd %" PRIu64 ", lackOfResources %" PRIu64 "\n",
@@ -547,6 +571,16 @@ int ipfix_cmd_probe(int argc, char **argv) {
             return IPFIX_EXIT_USAGE;
         }
     }
+    {
+        ipfix_error err;
+        ipfix_error_clear(&err);
+        if (ipfix_packet_selector_init(&p.selector, p.opt.sample, p.opt.sample_seed, &err) !=
+            IPFIX_OK) {
+            fprintf(stderr, "ipfix probe: --sample: %s\n", err.detail);
+            return IPFIX_EXIT_USAGE;
+        }
+        p.opt.export.sampling = p.selector;
+    }
     ipfix_infomodel *model = ipfix_infomodel_new();
     if (!model) return IPFIX_EXIT_FAILURE;
     int exit_code = IPFIX_EXIT_FAILURE;
@@ -564,7 +598,7 @@ int ipfix_cmd_probe(int argc, char **argv) {
     update_capture_drops(&p);
     ipfix_flow_cache_flush(p.cache);
     double seconds = (double)(mono_ns() - t0) / 1e9;
-    ipfix_exporter_statistics(p.exporter, &p.ignored);
+    ipfix_exporter_statistics(p.exporter, metering_counters(&p));
     ipfix_flow_cache_stats cs;
     ipfix_flow_cache_get_stats(p.cache, &cs);
     ipfix_exporter_stats es;

@@ -25,7 +25,7 @@ typedef enum field_kind {
     F_SRC4, F_DST4, F_SRC6, F_DST6, F_SRC_PREFIX, F_DST_PREFIX, F_SRC_PORT, F_DST_PORT,
     F_PROTOCOL, F_IP_VERSION, F_VLAN, F_INGRESS, F_START, F_END, F_OCTETS, F_PACKETS,
     F_TCP_FLAGS, F_TOS, F_MIN_TTL, F_MAX_TTL, F_ICMP, F_FLOW_LABEL, F_MPLS, F_END_REASON,
-    F_OBS_POINT, F_EXP_PROCESS
+    F_OBS_POINT, F_EXP_PROCESS, F_SELECTOR
 } field_kind;
 
 typedef struct plan_field {
@@ -44,8 +44,9 @@ typedef struct flow_plan {
 struct ipfix_exporter {
     ipfix_exporter_config config;
     flow_plan plan[2];                  /* [0] IPv4, [1] IPv6 */
-    ipfix_template *stats_tmpl[3];
-    ipfix_template *all_templates[5];
+    ipfix_template *stats_tmpl[4];      /* §4.1, §4.2, §4.3, Selector Report */
+    unsigned stats_count;
+    ipfix_template *all_templates[6];
     ipfix_file_writer *file;
     collector_link *links[MAX_LINKS];
     unsigned link_count;
@@ -62,6 +63,7 @@ void ipfix_exporter_config_init(ipfix_exporter_config *config) {
     config->template_refresh_s = 60;
     config->template_refresh_messages = 100;
     config->tcp_queue_bytes = 4u << 20;
+    config->selector_id = 1;
 }
 
 /* --------------------------- template building --------------------------- */
@@ -113,6 +115,8 @@ static ipfix_status build_flow_plan(ipfix_exporter *e, int v6, ipfix_error *err)
     if (want & IPFIX_FIELD_END_REASON) plan_add(p, specs, 136, 1, F_END_REASON, 0);
     if (want & IPFIX_FIELD_OBS_POINT) plan_add(p, specs, 138, 4, F_OBS_POINT, 0);
     if (want & IPFIX_FIELD_EXP_PROCESS) plan_add(p, specs, 144, 4, F_EXP_PROCESS, 0);
+    if (e->config.sampling.algorithm != IPFIX_SELECTOR_NONE)
+        plan_add(p, specs, 302, 8, F_SELECTOR, 0);
     return ipfix_template_new(e->config.model,
                               v6 ? IPFIX_EXPORT_TEMPLATE_FLOW6 : IPFIX_EXPORT_TEMPLATE_FLOW4, 0,
                               specs, (uint16_t)p->count, &p->tmpl, err);
@@ -181,7 +185,56 @@ static ipfix_status build_stats_templates(ipfix_exporter *e, ipfix_error *err) {
     if (st == IPFIX_OK)
         st = ipfix_template_new(e->config.model, IPFIX_EXPORT_TEMPLATE_EXPORTING_RELIABILITY, 1,
                                 exporting_rel, 6, &e->stats_tmpl[2], err);
+    e->stats_count = 3;
+    const ipfix_packet_selector *sel = &e->config.sampling;
+    if (st != IPFIX_OK || sel->algorithm == IPFIX_SELECTOR_NONE) return st;
+    /* RFC 5476 §6.5.2 Selector Report: scope selectorId, the algorithm and
+     * its parameters (§6.5.2.1 systematic count, §6.5.2.3 n-out-of-N,
+     * §6.5.2.4 uniform probabilistic), then the RFC 5477 counters. */
+    ipfix_field_spec report[7] = {{0, 302, 8}, {0, 304, 2}};
+    uint16_t n = 2;
+    if (sel->algorithm == IPFIX_SELECTOR_SYSTEMATIC_COUNT) {
+        report[n++] = (ipfix_field_spec){0, 305, 4};
+        report[n++] = (ipfix_field_spec){0, 306, 4};
+    } else if (sel->algorithm == IPFIX_SELECTOR_RANDOM_N_OF_N) {
+        report[n++] = (ipfix_field_spec){0, 309, 4};
+        report[n++] = (ipfix_field_spec){0, 310, 4};
+    } else {
+        report[n++] = (ipfix_field_spec){0, 311, 8};
+    }
+    report[n++] = (ipfix_field_spec){0, 318, 8};
+    report[n++] = (ipfix_field_spec){0, 319, 8};
+    st = ipfix_template_new(e->config.model, IPFIX_EXPORT_TEMPLATE_SELECTOR_REPORT, 1, report, n,
+                            &e->stats_tmpl[3], err);
+    if (st == IPFIX_OK) e->stats_count = 4;
     return st;
+}
+
+/* The Selector Report record (template 261) into rec; its length. */
+static size_t encode_selector_report(const ipfix_exporter *e, const ipfix_metering_counters *mc,
+                                     uint8_t *rec) {
+    const ipfix_packet_selector *sel = &e->config.sampling;
+    size_t n = 0;
+    ipfix_put_u64(rec, e->config.selector_id);
+    ipfix_put_u16(rec + 8, sel->algorithm);
+    n = 10;
+    if (sel->algorithm == IPFIX_SELECTOR_SYSTEMATIC_COUNT) {
+        ipfix_put_u32(rec + n, sel->interval);
+        ipfix_put_u32(rec + n + 4, sel->space);
+        n += 8;
+    } else if (sel->algorithm == IPFIX_SELECTOR_RANDOM_N_OF_N) {
+        ipfix_put_u32(rec + n, sel->size);
+        ipfix_put_u32(rec + n + 4, sel->population);
+        n += 8;
+    } else {
+        ipfix_value v = {.type = IPFIX_TYPE_FLOAT64};
+        v.v.f64 = sel->probability;
+        ipfix_value_encode(&v, rec + n, 8);
+        n += 8;
+    }
+    ipfix_put_u64(rec + n, mc ? mc->packets_observed : 0);
+    ipfix_put_u64(rec + n + 8, mc ? mc->packets_selected : 0);
+    return n + 16;
 }
 
 ipfix_status ipfix_exporter_new(const ipfix_exporter_config *config, ipfix_exporter **out,
@@ -202,7 +255,7 @@ ipfix_status ipfix_exporter_new(const ipfix_exporter_config *config, ipfix_expor
     }
     e->all_templates[0] = e->plan[0].tmpl;
     e->all_templates[1] = e->plan[1].tmpl;
-    for (int i = 0; i < 3; i++) e->all_templates[2 + i] = e->stats_tmpl[i];
+    for (unsigned i = 0; i < e->stats_count; i++) e->all_templates[2 + i] = e->stats_tmpl[i];
     *out = e;
     return IPFIX_OK;
 }
@@ -228,7 +281,7 @@ ipfix_status ipfix_exporter_add_collector(ipfix_exporter *e, const ipfix_endpoin
                                 .template_refresh_messages = e->config.template_refresh_messages,
                                 .queue_bytes = e->config.tcp_queue_bytes,
                                 .templates = e->all_templates,
-                                .template_count = 5};
+                                .template_count = 2 + e->stats_count};
     ipfix_status st = collector_link_open(endpoint, &lc, &e->links[e->link_count], err);
     if (st == IPFIX_OK) e->link_count++;
     return st;
@@ -285,6 +338,7 @@ static void encode_flow(const ipfix_exporter *e, const flow_plan *p, const ipfix
         case F_END_REASON: *o = f->end_reason; break;
         case F_OBS_POINT: ipfix_put_u32(o, e->config.observation_point_id); break;
         case F_EXP_PROCESS: ipfix_put_u32(o, e->config.exporting_process_id); break;
+        case F_SELECTOR: ipfix_put_u64(o, e->config.selector_id); break;
         }
     }
 }
@@ -356,6 +410,8 @@ ipfix_status ipfix_exporter_statistics(ipfix_exporter *e, const ipfix_metering_c
     ipfix_put_u64(rec + 28, e->first_lost_ms);
     ipfix_put_u64(rec + 36, e->last_lost_ms);
     ipfix_status st3 = add_everywhere(e, e->stats_tmpl[2], rec, 44, 0, 0);
+    if (e->stats_count == 4 && st3 == IPFIX_OK)
+        st3 = add_everywhere(e, e->stats_tmpl[3], rec, encode_selector_report(e, mc, rec), 0, 0);
     return st != IPFIX_OK ? st : st2 != IPFIX_OK ? st2 : st3;
 }
 
@@ -418,7 +474,7 @@ ipfix_status ipfix_exporter_close(ipfix_exporter *e, unsigned drain_ms,
     if (final) *final = s;
     for (int v = 0; v < 2; v++)
         if (e->plan[v].tmpl) ipfix_template_unref(e->plan[v].tmpl);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (e->stats_tmpl[i]) ipfix_template_unref(e->stats_tmpl[i]);
     free(e);
     return st;
