@@ -15,7 +15,9 @@
  *     a deliberate gap of K records). --source-port-base S binds UDP
  *     exporter i to source port S+i, so that a second run is the same
  *     exporter restarting (sequence numbers from 0 again); --layout-shift L
- *     gives it other templates (layout (i+L) % 4). Prints one line per exporter:
+ *     gives it other templates (layout (i+L) % 4). --source-hosts H binds
+ *     exporter i (IPv4) to source address 127.0.0.(1 + i % H), so that the
+ *     exporters come from H addresses. Prints one line per exporter:
  *       exporter udp|tcp ODID LAYOUT sent RECORDS skipped RECORDS
  *
  *   ipfix_test_sender replay --udp|--tcp --host H --port P --records N
@@ -56,6 +58,7 @@ typedef struct options {
     unsigned gap_every;
     unsigned pace_us;
     unsigned source_port_base;   /* UDP exporters bind base+i (0: any) */
+    unsigned source_hosts;       /* exporter i binds 127.0.0.(1 + i % H) (0: any) */
     unsigned layout_shift;       /* exporter i uses layout (i + shift) % 4 */
     bool replay_tcp;
     size_t message_size;
@@ -73,7 +76,7 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int connect_to(const options *o, bool tcp, unsigned source_port) {
+static int connect_to(const options *o, bool tcp, unsigned source_port, unsigned index) {
     struct addrinfo hints = {0}, *res;
     hints.ai_socktype = tcp ? SOCK_STREAM : SOCK_DGRAM;
     int rc = getaddrinfo(o->host, o->port, &hints, &res);
@@ -85,13 +88,14 @@ static int connect_to(const options *o, bool tcp, unsigned source_port) {
     if (fd < 0) die("socket");
     int size = 8 << 20;
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-    if (source_port) {
+    if (source_port || (o->source_hosts && res->ai_family == AF_INET)) {
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         struct sockaddr_storage local;
         memcpy(&local, res->ai_addr, res->ai_addrlen);
         if (local.ss_family == AF_INET) {
-            ((struct sockaddr_in *)&local)->sin_addr.s_addr = htonl(INADDR_ANY);
+            uint32_t host = o->source_hosts ? (0x7F000001u + index % o->source_hosts) : INADDR_ANY;
+            ((struct sockaddr_in *)&local)->sin_addr.s_addr = htonl(host);
             ((struct sockaddr_in *)&local)->sin_port = htons((uint16_t)source_port);
         } else {
             ((struct sockaddr_in6 *)&local)->sin6_addr = in6addr_any;
@@ -194,7 +198,8 @@ static int run_exporters(const options *o, const ipfix_infomodel *model) {
         e->layout = (i + o->layout_shift) % 4;
         e->odid = o->odid_base + i;
         e->drop_message = (o->gap_every && i % o->gap_every == 0) ? 3 : 0;
-        e->fd = connect_to(o, e->tcp, (!e->tcp && o->source_port_base) ? o->source_port_base + i : 0);
+        e->fd = connect_to(o, e->tcp, (!e->tcp && o->source_port_base) ? o->source_port_base + i : 0,
+                           i);
         ipfix_error err;
         if (ipfix_template_new(model, 256, 0, LAYOUTS[e->layout], (uint16_t)LAYOUT_FIELDS[e->layout],
                                &e->tmpl, &err) != IPFIX_OK) {
@@ -319,7 +324,7 @@ static void build_stream(const options *o, const ipfix_infomodel *model, stream 
 static int run_replay(const options *o, const ipfix_infomodel *model) {
     stream s = {0};
     build_stream(o, model, &s);
-    int fd = connect_to(o, o->replay_tcp, 0);
+    int fd = connect_to(o, o->replay_tcp, 0, 0);
     uint32_t sequence = 0;
     unsigned long long records = 0, messages = 0;
     double start = now_seconds();
@@ -397,7 +402,7 @@ static void usage(void) {
     fprintf(stderr,
             "usage: ipfix_test_sender exporters --host H --port P [--udp N] [--tcp M] "
             "[--records R] [--per-message K] [--odid-base B] [--gap-every G] [--pace-us U] "
-            "[--source-port-base S] [--layout-shift L]\n"
+            "[--source-port-base S] [--layout-shift L] [--source-hosts H]\n"
             "       ipfix_test_sender replay --udp|--tcp --host H --port P --records N "
             "[--odid O] [--message-size S] [--rate R]\n");
     exit(2);
@@ -426,6 +431,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--pace-us")) o.pace_us = (unsigned)atoi(argv[++i]);
         else if (!strcmp(a, "--source-port-base")) o.source_port_base = (unsigned)atoi(argv[++i]);
         else if (!strcmp(a, "--layout-shift")) o.layout_shift = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(a, "--source-hosts")) o.source_hosts = (unsigned)atoi(argv[++i]);
         else if (!strcmp(a, "--message-size")) o.message_size = (size_t)atoi(argv[++i]);
         else if (!strcmp(a, "--rate")) o.rate = atof(argv[++i]);
         else usage();

@@ -63,7 +63,7 @@ typedef struct ipfix_collector_config {
     unsigned listen_count;
     const char *store_dir;        /* NULL: no storage */
     unsigned rotate_seconds;      /* file rotation period; default 300 */
-    bool per_exporter_dirs;       /* reserved, not implemented yet: must be false */
+    bool per_exporter_dirs;       /* files under store_dir/ADDRESS/ (one store per exporter) */
     bool fsync;                   /* fsync files before the rename (default true) */
     FILE *json;                   /* NULL: no JSON Lines output */
     unsigned workers;             /* threads; 0 = number of CPUs */

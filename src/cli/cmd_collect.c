@@ -43,6 +43,8 @@ static void usage(FILE *out) {
             "  -l, --listen URI       udp://HOST:PORT or tcp://HOST:PORT (repeatable; IPv6 as\n"
             "                         udp://[::]:4739; default udp://[::]:4739 and tcp://[::]:4739)\n"
             "  -w, --store DIR        write files DIR/YYYY/MM/DD/ipfix-YYYYMMDDHHMMSS-wN.ipfix\n"
+            "      --per-exporter     one directory per exporter address instead:\n"
+            "                         DIR/ADDRESS/YYYY/MM/DD/ipfix-YYYYMMDDHHMMSS-udpPORT.ipfix\n"
             "      --rotate SECONDS   file period (default 300)\n"
             "      --no-fsync         do not fsync files before renaming them\n"
             "      --json [FILE]      JSON Lines of the records (as `ipfix dump --json`) to\n"
@@ -125,6 +127,8 @@ static int parse_args(int argc, char **argv, collect_options *o) {
             bad = !v || !parse_uint(argv[++i], &c->rotate_seconds) || c->rotate_seconds == 0;
         } else if (!strcmp(a, "--no-fsync")) {
             c->fsync = false;
+        } else if (!strcmp(a, "--per-exporter")) {
+            c->per_exporter_dirs = true;
         } else if (!strcmp(a, "--json")) {
             o->json_path = "-";
             if (v && (v[0] != '-' || !strcmp(v, "-"))) o->json_path = argv[++i];
@@ -178,6 +182,10 @@ static int parse_args(int argc, char **argv, collect_options *o) {
     if (c->listen_count == 0) {
         c->listen[c->listen_count++] = "udp://[::]:4739";
         c->listen[c->listen_count++] = "tcp://[::]:4739";
+    }
+    if (c->per_exporter_dirs && !c->store_dir) {
+        fprintf(stderr, "ipfix collect: --per-exporter needs -w DIR\n");
+        return IPFIX_EXIT_USAGE;
     }
     if (!c->store_dir && !o->json_path)
         fprintf(stderr, "ipfix collect: note: neither -w nor --json: records are only counted\n");

@@ -64,6 +64,7 @@ typedef struct collect_exporter {
     size_t retired_count;
     collect_domain *domains;
     size_t domain_count, domain_capacity;
+    collect_store *store;           /* per-exporter directories: its own files, else NULL */
     uint64_t header_errors;         /* messages rejected at the header */
     uint64_t malformed_messages;    /* messages with at least one error */
     uint8_t *rx;                    /* TCP receive buffer */
@@ -95,7 +96,8 @@ typedef struct collect_worker {
     uint32_t socket_drops[IPFIX_COLLECT_MAX_LISTENERS];
     uint64_t rejected[IPFIX_COLLECT_MAX_LISTENERS];
     ipfix_udp_batch batch;
-    collect_store *store;
+    collect_store *store;           /* the worker's files (NULL with per-exporter dirs) */
+    collect_store_stats closed_stores; /* counters of per-exporter stores already closed */
     ipfix_renderer *renderer;
     ipfix_buffer json;
     collect_exporter **table;       /* UDP exporters by address hash */
@@ -148,6 +150,11 @@ void collect_exporter_retire(collect_worker *w, collect_exporter *e);
  * COLLECT_RETIRED_MAX are listed (bounds memory under reconnect churn). */
 void collect_exporter_fold_retired(collect_worker *w);
 void collect_exporter_free(collect_exporter *e);
+/* Close the exporter's own store (per-exporter directories), adding its
+ * counters to w->closed_stores. */
+void collect_exporter_close_store(collect_worker *w, collect_exporter *e);
+/* Rotate every store of the worker that is due (or all, `force`). */
+void collect_worker_rotate(collect_worker *w, const struct timespec *now, bool force);
 /* Decode, render and store one message. IPFIX_OK, or the header error
  * (already logged and counted). */
 ipfix_status collect_exporter_message(collect_worker *w, collect_exporter *e,

@@ -79,9 +79,11 @@ static ipfix_status worker_init(ipfix_collector *c, collect_worker *w, unsigned 
     w->table_size = 1024;
     w->table = calloc(w->table_size, sizeof *w->table);
     if (!w->table) return ipfix_error_set(err, IPFIX_ERR_NOMEM, 0, "memory", "table");
-    if (c->config.store_dir) {
-        w->store = collect_store_new(c->config.store_dir, c->config.rotate_seconds, index,
-                                     c->config.fsync);
+    if (c->config.store_dir && !c->config.per_exporter_dirs) {
+        char tag[16];
+        snprintf(tag, sizeof tag, "w%u", index);
+        w->store = collect_store_new(c->config.store_dir, c->config.rotate_seconds, tag,
+                                     c->config.fsync, false);
         if (!w->store) return ipfix_error_set(err, IPFIX_ERR_NOMEM, 0, "memory", "store");
     }
     if (c->config.json) {
@@ -134,7 +136,8 @@ ipfix_status ipfix_collector_new(const ipfix_collector_config *config, ipfix_col
                                  ipfix_error *err) {
     *out = NULL;
     if (!config->model || config->listen_count > IPFIX_COLLECT_MAX_LISTENERS ||
-        config->allow_count > IPFIX_COLLECT_MAX_PREFIXES || config->per_exporter_dirs)
+        config->allow_count > IPFIX_COLLECT_MAX_PREFIXES ||
+        (config->per_exporter_dirs && !config->store_dir))
         return ipfix_error_set(err, IPFIX_ERR_INVALID_ARG, 0, "collector", "bad configuration");
     ipfix_collector *c = calloc(1, sizeof *c);
     if (!c) return ipfix_error_set(err, IPFIX_ERR_NOMEM, 0, "memory", "collector");
@@ -436,20 +439,29 @@ static size_t tcp_read(collect_worker *w, collect_exporter *e, int max_reads) {
 
 /* ------------------------------------------------------------ loop */
 
+static void rotate_store(collect_worker *w, collect_store *s, const struct timespec *now,
+                         bool force) {
+    ipfix_error err;
+    ipfix_error_clear(&err);
+    ipfix_status st = collect_store_rotate(s, now, force, &err);
+    if (st != IPFIX_OK)
+        collect_log(w, IPFIX_LOG_ERROR, "store: %s (%s)", err.rule, err.detail);
+    else if (force && collect_store_last_path(s)[0])
+        collect_log(w, IPFIX_LOG_INFO, "rotated: %s", collect_store_last_path(s));
+}
+
+void collect_worker_rotate(collect_worker *w, const struct timespec *now, bool force) {
+    if (w->store) rotate_store(w, w->store, now, force);
+    for (collect_exporter *e = w->exporters; e; e = e->next)
+        if (e->store) rotate_store(w, e->store, now, force);
+}
+
 static void housekeeping(collect_worker *w) {
     ipfix_collector *c = w->collector;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     unsigned rotate = atomic_load(&c->rotate_requests);
-    ipfix_error err;
-    if (w->store) {
-        bool force = rotate != w->rotate_seen;
-        ipfix_status st = collect_store_rotate(w->store, &now, force, &err);
-        if (st != IPFIX_OK)
-            collect_log(w, IPFIX_LOG_ERROR, "store: %s (%s)", err.rule, err.detail);
-        else if (force && collect_store_last_path(w->store)[0])
-            collect_log(w, IPFIX_LOG_INFO, "rotated: %s", collect_store_last_path(w->store));
-    }
+    collect_worker_rotate(w, &now, rotate != w->rotate_seen);
     w->rotate_seen = rotate;
     if (now.tv_sec != w->last_housekeeping) {
         w->last_housekeeping = now.tv_sec;
@@ -511,11 +523,7 @@ static void *worker_main(void *arg) {
     pthread_mutex_lock(&w->lock);
     drain(w);
     collect_json_flush(w, 0);
-    if (w->store) {
-        ipfix_error err;
-        if (collect_store_rotate(w->store, &(struct timespec){0, 0}, true, &err) != IPFIX_OK)
-            collect_log(w, IPFIX_LOG_ERROR, "store: %s (%s)", err.rule, err.detail);
-    }
+    collect_worker_rotate(w, &(struct timespec){0, 0}, true);
     pthread_mutex_unlock(&w->lock);
     return NULL;
 }

@@ -146,7 +146,42 @@ void collect_exporter_retire(collect_worker *w, collect_exporter *e) {
     free(e->domains);
     e->domains = NULL;
     e->domain_count = e->domain_capacity = 0;
+    collect_exporter_close_store(w, e);
     w->retired_count++;
+}
+
+/* With per-exporter directories: DIR/ADDRESS/ (IPv6 with '-' for ':'), files
+ * tagged with transport and port ("udp5000"), so that several sessions of
+ * one address never share a file name. Created on the first message. */
+static collect_store *exporter_store(collect_worker *w, collect_exporter *e) {
+    ipfix_collector *c = w->collector;
+    if (!c->config.per_exporter_dirs) return w->store;
+    if (e->store) return e->store;
+    char address[INET6_ADDRSTRLEN] = "";
+    inet_ntop(e->family == 6 ? AF_INET6 : AF_INET, e->address, address, sizeof address);
+    for (char *p = address; *p; p++)
+        if (*p == ':') *p = '-';
+    char dir[4096], tag[32];
+    snprintf(dir, sizeof dir, "%s/%s", c->config.store_dir, address);
+    snprintf(tag, sizeof tag, "%s%u", ipfix_transport_name(e->transport), e->port);
+    e->store = collect_store_new(dir, c->config.rotate_seconds, tag, c->config.fsync, true);
+    return e->store;
+}
+
+void collect_exporter_close_store(collect_worker *w, collect_exporter *e) {
+    if (!e->store) return;
+    ipfix_error err;
+    ipfix_error_clear(&err);
+    ipfix_status st = collect_store_rotate(e->store, &(struct timespec){0, 0}, true, &err);
+    if (st != IPFIX_OK)
+        collect_log(w, IPFIX_LOG_ERROR, "store: %s: %s (%s)", e->name, err.rule, err.detail);
+    collect_store_stats ss;
+    collect_store_get_stats(e->store, &ss);
+    collect_store_free(e->store, &err);
+    e->store = NULL;
+    w->closed_stores.files += ss.files;
+    w->closed_stores.messages += ss.messages;
+    w->closed_stores.bytes += ss.bytes;
 }
 
 static void add_stats(ipfix_domain_stats *to, const ipfix_domain_stats *d) {
@@ -180,6 +215,10 @@ void collect_exporter_fold_retired(collect_worker *w) {
 
 void collect_exporter_free(collect_exporter *e) {
     if (!e) return;
+    if (e->store) {
+        ipfix_error err;
+        collect_store_free(e->store, &err);
+    }
     ipfix_session_free(e->session);
     free(e->retired);
     free(e->rx);
@@ -349,7 +388,7 @@ ipfix_status collect_exporter_message(collect_worker *w, collect_exporter *e,
         switch (ev.kind) {
         case IPFIX_EVENT_RECORD:
             if (c->config.json) render_record(w, e, &ev);
-            if (ev.replayed && w->store && domain)
+            if (ev.replayed && c->config.store_dir && domain)
                 replay_add(w, message, &ev.u.record);
             break;
         case IPFIX_EVENT_MISSING_TEMPLATE:
@@ -390,7 +429,7 @@ ipfix_status collect_exporter_message(collect_worker *w, collect_exporter *e,
         }
     }
     if (malformed) e->malformed_messages++;
-    if (w->store && domain && stored_ok)
+    if (c->config.store_dir && domain && stored_ok)
         store(w, e, domain, message, length, skip_count, now);
     if (w->replay_length) store_replayed(w, e, domain, now);
     return IPFIX_OK;
@@ -425,8 +464,10 @@ static void store(collect_worker *w, collect_exporter *e, collect_domain *domain
         .session = e->session,
     };
     memcpy(origin.address, e->address, 16);
-    ipfix_status st = collect_store_message(w->store, &domain->store, &origin, message, length,
-                                            w->skips, skip_count, now, &err);
+    collect_store *s = exporter_store(w, e);
+    ipfix_status st = s ? collect_store_message(s, &domain->store, &origin, message, length,
+                                                w->skips, skip_count, now, &err)
+                        : ipfix_error_set(&err, IPFIX_ERR_NOMEM, 0, "memory", "store");
     {
         if (st != IPFIX_OK) {
             w->store_errors++;

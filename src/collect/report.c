@@ -84,13 +84,19 @@ static void worker_totals(collect_worker *w, ipfix_collector_totals *t) {
         for (size_t i = 0; exporter_domains(e, &d, i); i++) add_totals(t, d);
     }
     t->store_errors += w->store_errors;
+    collect_store_stats sum = w->closed_stores, ss;
     if (w->store) {
-        collect_store_stats ss;
         collect_store_get_stats(w->store, &ss);
-        t->stored_messages += ss.messages;
-        t->stored_bytes += ss.bytes;
-        t->files += ss.files;
+        sum.messages += ss.messages, sum.bytes += ss.bytes, sum.files += ss.files;
     }
+    for (const collect_exporter *e = w->exporters; e; e = e->next) {
+        if (!e->store) continue;
+        collect_store_get_stats(e->store, &ss);
+        sum.messages += ss.messages, sum.bytes += ss.bytes, sum.files += ss.files;
+    }
+    t->stored_messages += sum.messages;
+    t->stored_bytes += sum.bytes;
+    t->files += sum.files;
 }
 
 void ipfix_collector_totals_get(ipfix_collector *c, ipfix_collector_totals *t) {

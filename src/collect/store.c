@@ -68,14 +68,16 @@
 #include "ipfixkit/reader.h"
 #include "ipfixkit/template.h"
 
-#define STORE_BUFFER (4u << 20)
+#define STORE_BUFFER (4u << 20)          /* a worker's store */
+#define STORE_BUFFER_SMALL (256u << 10)   /* one exporter's store (--per-exporter) */
 #define STORE_PATH_MAX 4096
 #define STORE_MAX_MESSAGE 65535u
 
 struct collect_store {
     char *dir;
     unsigned rotate_seconds;
-    unsigned worker;
+    char tag[32];                 /* file name suffix: "w0" (worker), "udp5000" */
+    size_t capacity;              /* of buffer */
     bool fsync;
     int fd;                       /* -1: no file open */
     time_t opened;                /* open time of the current file */
@@ -115,21 +117,22 @@ static ipfix_status io_error(ipfix_error *err, const char *what, const char *pat
                            "%s %.60s: %s", what, path, strerror(errno));
 }
 
-size_t collect_store_file_name(char *out, size_t size, time_t t, unsigned worker) {
+size_t collect_store_file_name(char *out, size_t size, time_t t, const char *tag) {
     struct tm tm;
     gmtime_r(&t, &tm);
-    int n = snprintf(out, size, "%04d/%02d/%02d/ipfix-%04d%02d%02d%02d%02d%02d-w%u.ipfix",
+    int n = snprintf(out, size, "%04d/%02d/%02d/ipfix-%04d%02d%02d%02d%02d%02d-%s.ipfix",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, worker);
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, tag);
     return (n < 0 || (size_t)n >= size) ? 0 : (size_t)n;
 }
 
-collect_store *collect_store_new(const char *dir, unsigned rotate_seconds, unsigned worker,
-                                 bool fsync) {
+collect_store *collect_store_new(const char *dir, unsigned rotate_seconds, const char *tag,
+                                 bool fsync, bool small) {
     collect_store *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->dir = strdup(dir);
-    s->buffer = malloc(STORE_BUFFER);
+    s->capacity = small ? STORE_BUFFER_SMALL : STORE_BUFFER;
+    s->buffer = malloc(s->capacity);
     if (!s->dir || !s->buffer) {
         free(s->dir);
         free(s->buffer);
@@ -137,7 +140,7 @@ collect_store *collect_store_new(const char *dir, unsigned rotate_seconds, unsig
         return NULL;
     }
     s->rotate_seconds = rotate_seconds ? rotate_seconds : 300;
-    s->worker = worker;
+    snprintf(s->tag, sizeof s->tag, "%s", tag);
     s->fsync = fsync;
     s->fd = -1;
     return s;
@@ -157,7 +160,7 @@ static int make_parents(char *path) {
 
 static ipfix_status store_open(collect_store *s, time_t now, ipfix_error *err) {
     char name[256];
-    if (!collect_store_file_name(name, sizeof name, now, s->worker))
+    if (!collect_store_file_name(name, sizeof name, now, s->tag))
         return ipfix_error_set(err, IPFIX_ERR_INVALID_ARG, 0, "file name", "too long");
     int n = snprintf(s->final_path, sizeof s->final_path, "%s/%s", s->dir, name);
     if (n < 0 || (size_t)n >= sizeof s->final_path)
@@ -200,7 +203,7 @@ static ipfix_status store_flush(collect_store *s, ipfix_error *err) {
 
 /* Room for `need` more bytes in the buffer. */
 static ipfix_status store_room(collect_store *s, size_t need, ipfix_error *err) {
-    if (s->length + need <= STORE_BUFFER) return IPFIX_OK;
+    if (s->length + need <= s->capacity) return IPFIX_OK;
     return store_flush(s, err);
 }
 

@@ -56,9 +56,12 @@ typedef struct collect_store_stats {
     uint64_t bytes;             /* bytes written */
 } collect_store_stats;
 
-/* `dir` is copied. `worker` tells the workers' files apart. */
-collect_store *collect_store_new(const char *dir, unsigned rotate_seconds, unsigned worker,
-                                 bool fsync);
+/* `dir` and `tag` are copied. `tag` ends the file names and tells apart the
+ * stores writing into one directory ("w0" per worker; "udp5000" per
+ * exporter with per-exporter directories). `small`: a 256 KiB write buffer
+ * instead of 4 MiB (one store per exporter). */
+collect_store *collect_store_new(const char *dir, unsigned rotate_seconds, const char *tag,
+                                 bool fsync, bool small);
 /* Closes the current file (as collect_store_close) and frees. */
 ipfix_status collect_store_free(collect_store *store, ipfix_error *err);
 
@@ -89,9 +92,9 @@ typedef void (*collect_store_recover_fn)(void *context, const char *temp_path,
                                          uint64_t messages, bool kept);
 int collect_store_recover(const char *dir, collect_store_recover_fn report, void *context);
 
-/* The final file name for a file opened at `t` by `worker`, relative to the
- * store directory: "YYYY/MM/DD/ipfix-YYYYMMDDHHMMSS-wN.ipfix" (UTC). Returns
- * the length, or 0 if it does not fit. Exposed for tests. */
-size_t collect_store_file_name(char *out, size_t size, time_t t, unsigned worker);
+/* The final file name for a file opened at `t` by the store tagged `tag`,
+ * relative to the store directory: "YYYY/MM/DD/ipfix-YYYYMMDDHHMMSS-TAG.ipfix"
+ * (UTC). Returns the length, or 0 if it does not fit. Exposed for tests. */
+size_t collect_store_file_name(char *out, size_t size, time_t t, const char *tag);
 
 #endif

@@ -31,11 +31,11 @@
 static void test_file_name(void **state) {
     (void)state;
     char a[128], b[128];
-    assert_true(collect_store_file_name(a, sizeof a, 1795352700, 0) > 0); /* 2026-11-22 13:05 */
+    assert_true(collect_store_file_name(a, sizeof a, 1795352700, "w0") > 0); /* 2026-11-22 13:05 */
     assert_string_equal(a, "2026/11/22/ipfix-20261122130500-w0.ipfix");
-    assert_true(collect_store_file_name(b, sizeof b, 1795352701, 1) > 0);
+    assert_true(collect_store_file_name(b, sizeof b, 1795352701, "w1") > 0);
     assert_true(strcmp(a, b) < 0);
-    assert_int_equal(collect_store_file_name(a, 10, 1795352700, 0), 0);
+    assert_int_equal(collect_store_file_name(a, 10, 1795352700, "w0"), 0);
 }
 
 /* --- messages built with the core writer --- */
@@ -104,7 +104,7 @@ static void test_two_exporters_one_file(void **state) {
     decode(s1, m1.data[0], m1.length[0]);
     decode(s2, m2.data[0], m2.length[0]);
 
-    collect_store *st = collect_store_new(dir, 300, 3, false);
+    collect_store *st = collect_store_new(dir, 300, "w3", false, false);
     assert_non_null(st);
     collect_store_domain d1, d2;
     memset(&d1, 0, sizeof d1);
@@ -126,7 +126,7 @@ static void test_two_exporters_one_file(void **state) {
     assert_int_not_equal(d1.local_odid, d2.local_odid);
 
     char path[512], name[128];
-    collect_store_file_name(name, sizeof name, now.tv_sec, 3);
+    collect_store_file_name(name, sizeof name, now.tv_sec, "w3");
     snprintf(path, sizeof path, "%s/%s", dir, name);
     struct stat sb;
     assert_int_not_equal(stat(path, &sb), 0); /* not visible before close */
