@@ -6,6 +6,16 @@
  * (-i, libpcap), meters them into Flows (src/meter) and exports the Flows to
  * Collectors over UDP/TCP and/or an IPFIX File (src/export).
  *
+ * Threads. A file is metered by one worker in the main thread. A live
+ * interface can be spread over `--threads N` workers: each opens its own
+ * libpcap ring (TPACKET_V3) on the interface and joins one PACKET_FANOUT
+ * group (hash of the flow, fragments defragmented first so they reach the
+ * worker of their flow), and has its own selector and flow cache (a share
+ * of the memory budget), so the packet path takes no lock. Expired flows
+ * go to the one exporter under a mutex; the main thread does the exporter's
+ * housekeeping and statistics, reading each worker's counters under that
+ * worker's lock (held per dispatch batch).
+ *
  * Packets that cannot be metered are counted by reason and reported as
  * ignored packets (RFC 7011 §4.2, RFC 3917 §5.1/5.3 overload); capture
  * drops reported by the kernel count too. The summary on stderr lists
@@ -16,7 +26,10 @@
 #include <inttypes.h>
 #include <math.h>
 #include <net/if.h>
+#include <linux/if_packet.h>
 #include <pcap/pcap.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +45,7 @@
 #include "meter/pcap_reader.h"
 
 #define MAX_COLLECTORS 16
+#define MAX_THREADS 64
 #define DISPATCH_BATCH 4096
 #define METER_BATCH 256
 #define NS_PER_S 1000000000ull
@@ -49,26 +63,51 @@ typedef struct probe_options {
     bool promisc, quiet;
     int progress; /* -1 auto, 0 off, 1 on */
     bool ingress_set;
+    unsigned threads;   /* live capture workers (PACKET_FANOUT) */
 } probe_options;
 
-typedef struct probe {
-    probe_options opt;
+typedef struct probe probe;
+
+/* One metering worker: its packet source, Selector, Flow Cache, counters. */
+typedef struct probe_worker {
+    probe *probe;
+    unsigned index;
     pcap_t *pcap;               /* libpcap: live, pcapng, or with a filter */
     ipfix_pcap_reader *reader;  /* mmap: classic pcap files without a filter */
     int linktype;
     ipfix_packet_selector selector; /* PSAMP selection before parsing */
     ipfix_flow_cache *cache;
-    ipfix_exporter *exporter;
     uint64_t frames, frame_bytes;
     uint64_t parse_counts[IPFIX_PARSE_RESULT_COUNT];
     ipfix_metering_counters ignored;
     uint64_t capture_drops;
-    uint64_t last_time_ns;
     ipfix_packet batch[METER_BATCH]; /* parsed, waiting for the flow cache */
     size_t batch_count;
-    FILE *file;       /* -r: for progress */
+    pthread_mutex_t lock;       /* threads: held per dispatch batch; counters read under it */
+    pthread_t thread;
+    bool started;
+    int exit_code;
+} probe_worker;
+
+struct probe {
+    probe_options opt;
+    probe_worker *workers;
+    unsigned worker_count;
+    ipfix_exporter *exporter;
+    pthread_mutex_t export_lock; /* threads: serialises the exporter */
+    FILE *file;       /* -r through libpcap: for progress */
     long file_size;
-} probe;
+};
+
+/* Counters summed over the workers (for statistics and the summary). */
+typedef struct probe_totals {
+    uint64_t frames;
+    uint64_t parse_counts[IPFIX_PARSE_RESULT_COUNT];
+    uint64_t capture_drops;
+    uint64_t observed, selected;
+    ipfix_metering_counters counters;
+    ipfix_flow_cache_stats cache;
+} probe_totals;
 
 static volatile sig_atomic_t stop_requested;
 static pcap_t *signal_pcap;
@@ -91,6 +130,9 @@ static void usage(FILE *out) {
         "  -f, --filter EXPR        BPF filter\n"
         "      --snaplen N          live capture snap length (default 256)\n"
         "      --no-promisc         do not put the interface in promiscuous mode\n"
+        "      --threads N          live capture on N worker threads, each with its own\n"
+        "                           ring and flow cache, flows spread by PACKET_FANOUT hash\n"
+        "                           (default 1; the -m budget is shared out)\n"
         "export:\n"
         "  -e, --export URI         collector udp://host:port or tcp://host:port (repeatable)\n"
         "  -w, --write FILE         IPFIX file (RFC 5655); '-' for stdout\n"
@@ -134,7 +176,7 @@ enum {
     OPT_SNAPLEN = 256, OPT_NO_PROMISC, OPT_ODID, OPT_OBS_POINT, OPT_EXP_PROCESS, OPT_MET_PROCESS,
     OPT_INGRESS, OPT_MAX_MESSAGE, OPT_REFRESH, OPT_REFRESH_MSGS, OPT_TIME_UNIT, OPT_STATS,
     OPT_KEYS, OPT_FIELDS, OPT_IDLE, OPT_ACTIVE, OPT_FIN, OPT_PROGRESS, OPT_NO_PROGRESS,
-    OPT_SAMPLE_SEED
+    OPT_SAMPLE_SEED, OPT_THREADS
 };
 
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out) {
@@ -174,6 +216,7 @@ static int parse_options(int argc, char **argv, probe_options *o) {
         {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
         {"sample", required_argument, 0, 's'},
         {"sample-seed", required_argument, 0, OPT_SAMPLE_SEED},
+        {"threads", required_argument, 0, OPT_THREADS},
         {"snaplen", required_argument, 0, OPT_SNAPLEN},
         {"no-promisc", no_argument, 0, OPT_NO_PROMISC},
         {"odid", required_argument, 0, OPT_ODID},
@@ -215,6 +258,7 @@ static int parse_options(int argc, char **argv, probe_options *o) {
         case 'q': o->quiet = true; break;
         case 's': o->sample = optarg; break;
         case OPT_SAMPLE_SEED: ok = parse_u64(optarg, UINT64_MAX, &o->sample_seed); break;
+        case OPT_THREADS: ok = parse_u64(optarg, MAX_THREADS, &v) && v >= 1; o->threads = (unsigned)v; break;
         case 'h': usage(stdout); return -1;
         case OPT_SNAPLEN: ok = parse_u64(optarg, 262144, &v) && v >= 64; o->snaplen = (int)v; break;
         case OPT_NO_PROMISC: o->promisc = false; break;
@@ -266,50 +310,76 @@ static int parse_options(int argc, char **argv, probe_options *o) {
 
 /* ------------------------------ packet path ------------------------------ */
 
-static void flush_batch(probe *p) {
-    ipfix_flow_cache_add_batch(p->cache, p->batch, p->batch_count);
-    p->batch_count = 0;
+static void flush_batch(probe_worker *w) {
+    ipfix_flow_cache_add_batch(w->cache, w->batch, w->batch_count);
+    w->batch_count = 0;
 }
 
-static inline void handle_packet(probe *p, uint64_t time_ns, const uint8_t *bytes,
+static inline void handle_packet(probe_worker *w, uint64_t time_ns, const uint8_t *bytes,
                                  uint32_t caplen, uint32_t wirelen) {
-    ipfix_packet *pkt = &p->batch[p->batch_count];
+    ipfix_packet *pkt = &w->batch[w->batch_count];
     pkt->time_ns = time_ns;
-    p->frames++;
-    p->frame_bytes += wirelen;
-    p->last_time_ns = time_ns;
-    if (!ipfix_packet_selector_select(&p->selector)) return;
-    ipfix_parse_result r = ipfix_packet_parse(p->linktype, bytes, caplen, wirelen, pkt);
+    w->frames++;
+    w->frame_bytes += wirelen;
+    if (!ipfix_packet_selector_select(&w->selector)) return;
+    ipfix_parse_result r = ipfix_packet_parse(w->linktype, bytes, caplen, wirelen, pkt);
     if (__builtin_expect(r == IPFIX_PARSE_OK, 1)) {
-        if (++p->batch_count == METER_BATCH) flush_batch(p);
+        if (++w->batch_count == METER_BATCH) flush_batch(w);
         return;
     }
-    p->parse_counts[r]++;
+    w->parse_counts[r]++;
     if (r == IPFIX_PARSE_NOT_IP) return;
     uint64_t ms = pkt->time_ns / 1000000u;
-    p->ignored.ignored_packets++;
-    p->ignored.ignored_octets += wirelen;
-    if (!p->ignored.first_ignored_ms) p->ignored.first_ignored_ms = ms;
-    p->ignored.last_ignored_ms = ms;
+    w->ignored.ignored_packets++;
+    w->ignored.ignored_octets += wirelen;
+    if (!w->ignored.first_ignored_ms) w->ignored.first_ignored_ms = ms;
+    w->ignored.last_ignored_ms = ms;
 }
 
 static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes) {
     /* opened with nanosecond precision: tv_usec holds nanoseconds */
-    handle_packet((probe *)user, (uint64_t)h->ts.tv_sec * NS_PER_S + (uint64_t)h->ts.tv_usec,
+    handle_packet((probe_worker *)user, (uint64_t)h->ts.tv_sec * NS_PER_S + (uint64_t)h->ts.tv_usec,
                   bytes, h->caplen, h->len);
 }
 
 /* Up to `max` packets from the mmap reader; 0 at the end. */
-static int read_mapped(probe *p, int max) {
+static int read_mapped(probe_worker *w, int max) {
     int n = 0;
     uint64_t t;
     const uint8_t *data;
     uint32_t caplen, wirelen;
-    while (n < max && ipfix_pcap_reader_next(p->reader, &t, &data, &caplen, &wirelen)) {
-        handle_packet(p, t, data, caplen, wirelen);
+    while (n < max && ipfix_pcap_reader_next(w->reader, &t, &data, &caplen, &wirelen)) {
+        handle_packet(w, t, data, caplen, wirelen);
         n++;
     }
     return n;
+}
+
+/* Live capture: wait up to 100 ms for packets. The ring is non-blocking
+ * (pcap_setnonblock) because a TPACKET_V3 ring does not wake a blocking
+ * reader while no packet arrives, and a quiet interface must still see its
+ * flows expire and its exporter housekept. */
+static void wait_for_packets(probe_worker *w) {
+    struct pollfd pfd = {.fd = pcap_get_selectable_fd(w->pcap), .events = POLLIN};
+    if (pfd.fd >= 0) poll(&pfd, 1, 100);
+}
+
+/* One dispatch batch: packets read (0: none yet, or the end of a file), or
+ * PCAP_ERROR / PCAP_ERROR_BREAK. */
+static int dispatch(probe_worker *w) {
+    int n = w->reader ? read_mapped(w, DISPATCH_BATCH)
+                      : pcap_dispatch(w->pcap, DISPATCH_BATCH, on_packet, (u_char *)w);
+    flush_batch(w);
+    return n;
+}
+
+/* Expiry callback with several workers: the exporter is shared. */
+static ipfix_status export_flow_locked(void *context, const ipfix_flow *flow) {
+    probe *p = context;
+    pthread_mutex_lock(&p->export_lock);
+    ipfix_status st = ipfix_exporter_flow(p->exporter, flow);
+    pthread_mutex_unlock(&p->export_lock);
+    return st;
 }
 
 static uint64_t wall_ns(void) {
@@ -324,88 +394,160 @@ static uint64_t mono_ns(void) {
     return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
-/* The counters for the statistics Options Records, brought up to date. */
-static const ipfix_metering_counters *metering_counters(probe *p) {
-    p->ignored.packets_observed = p->selector.observed;
-    p->ignored.packets_selected = p->selector.selected;
-    return &p->ignored;
-}
-
-static void update_capture_drops(probe *p) {
+static void update_capture_drops(probe_worker *w) {
     struct pcap_stat ps;
-    if (!p->opt.interface || !p->pcap || pcap_stats(p->pcap, &ps) != 0) return;
+    if (!w->probe->opt.interface || !w->pcap || pcap_stats(w->pcap, &ps) != 0) return;
     uint64_t drops = (uint64_t)ps.ps_drop + ps.ps_ifdrop;
-    if (drops > p->capture_drops) { /* RFC 3917 §5.1: loss reported as ignored packets */
-        p->ignored.ignored_packets += drops - p->capture_drops;
+    if (drops > w->capture_drops) { /* RFC 3917 §5.1: loss reported as ignored packets */
+        w->ignored.ignored_packets += drops - w->capture_drops;
         uint64_t ms = wall_ns() / 1000000u;
-        if (!p->ignored.first_ignored_ms) p->ignored.first_ignored_ms = ms;
-        p->ignored.last_ignored_ms = ms;
-        p->capture_drops = drops;
+        if (!w->ignored.first_ignored_ms) w->ignored.first_ignored_ms = ms;
+        w->ignored.last_ignored_ms = ms;
+        w->capture_drops = drops;
     }
 }
 
+static void add_cache_stats(ipfix_flow_cache_stats *to, const ipfix_flow_cache_stats *s) {
+    to->packets += s->packets;
+    to->octets += s->octets;
+    to->flows_created += s->flows_created;
+    for (int i = 0; i < 6; i++) to->flows_expired[i] += s->flows_expired[i];
+    to->fragments_mapped += s->fragments_mapped;
+    to->fragments_unmapped += s->fragments_unmapped;
+    to->active_flows += s->active_flows;
+    to->max_flows += s->max_flows;
+    to->peak_flows += s->peak_flows; /* sum of the workers' peaks */
+    to->memory_bytes += s->memory_bytes;
+}
+
+/* Sum the workers' counters; with threads, each under its worker's lock. */
+static void probe_totals_get(probe *p, probe_totals *t) {
+    memset(t, 0, sizeof *t);
+    bool threads = p->worker_count > 1;
+    for (unsigned i = 0; i < p->worker_count; i++) {
+        probe_worker *w = &p->workers[i];
+        if (threads) pthread_mutex_lock(&w->lock);
+        t->frames += w->frames;
+        for (int r = 0; r < IPFIX_PARSE_RESULT_COUNT; r++) t->parse_counts[r] += w->parse_counts[r];
+        t->capture_drops += w->capture_drops;
+        t->observed += w->selector.observed;
+        t->selected += w->selector.selected;
+        ipfix_metering_counters *c = &t->counters;
+        c->ignored_packets += w->ignored.ignored_packets;
+        c->ignored_octets += w->ignored.ignored_octets;
+        if (w->ignored.first_ignored_ms &&
+            (!c->first_ignored_ms || w->ignored.first_ignored_ms < c->first_ignored_ms))
+            c->first_ignored_ms = w->ignored.first_ignored_ms;
+        if (w->ignored.last_ignored_ms > c->last_ignored_ms)
+            c->last_ignored_ms = w->ignored.last_ignored_ms;
+        if (w->cache) {
+            ipfix_flow_cache_stats cs;
+            ipfix_flow_cache_get_stats(w->cache, &cs);
+            add_cache_stats(&t->cache, &cs);
+        }
+        if (threads) pthread_mutex_unlock(&w->lock);
+    }
+    t->counters.packets_observed = t->observed;
+    t->counters.packets_selected = t->selected;
+}
+
+/* Export the statistics Options Records now. */
+static void export_statistics(probe *p) {
+    probe_totals t;
+    probe_totals_get(p, &t); /* before the exporter lock: workers take it inside theirs */
+    pthread_mutex_lock(&p->export_lock);
+    ipfix_exporter_statistics(p->exporter, &t.counters);
+    pthread_mutex_unlock(&p->export_lock);
+}
+
 static void show_progress(probe *p, bool final) {
-    ipfix_flow_cache_stats cs;
-    ipfix_flow_cache_get_stats(p->cache, &cs);
+    probe_totals t;
+    probe_totals_get(p, &t);
+    const probe_worker *w = &p->workers[0];
     double pos = -1;
-    if (p->reader)
-        pos = (double)ipfix_pcap_reader_offset(p->reader) / (double)ipfix_pcap_reader_size(p->reader);
+    if (w->reader)
+        pos = (double)ipfix_pcap_reader_offset(w->reader) / (double)ipfix_pcap_reader_size(w->reader);
     else if (p->file && p->file_size > 0)
         pos = (double)ftell(p->file) / (double)p->file_size;
     if (pos >= 0) {
         fprintf(stderr, "\rprobe: %5.1f%%  %" PRIu64 " packets  %" PRIu64 " flows in cache%s",
-                100.0 * pos, p->frames,
-                cs.active_flows, final ? "\n" : "   ");
+                100.0 * pos, t.frames, t.cache.active_flows, final ? "\n" : "   ");
     } else {
-        fprintf(stderr, "\rprobe: %" PRIu64 " packets  %" PRIu64 " flows in cache%s", p->frames,
-                cs.active_flows, final ? "\n" : "   ");
+        fprintf(stderr, "\rprobe: %" PRIu64 " packets  %" PRIu64 " flows in cache%s", t.frames,
+                t.cache.active_flows, final ? "\n" : "   ");
     }
 }
 
-static ipfix_status open_source(probe *p) {
+/* ------------------------------ setting up ------------------------------ */
+
+/* Spread the workers' sockets over one fanout group: by flow hash, with
+ * IPv4/IPv6 fragments reassembled for the choice only, so every fragment
+ * of a datagram reaches the worker of its flow (RFC 3917 §5.8). */
+static ipfix_status join_fanout(probe_worker *w, unsigned group) {
+    int arg = (int)((group & 0xFFFFu) |
+                    ((unsigned)(PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16));
+    if (setsockopt(pcap_fileno(w->pcap), SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) != 0) {
+        fprintf(stderr, "ipfix probe: %s: PACKET_FANOUT: %s\n", w->probe->opt.interface,
+                strerror(errno));
+        return IPFIX_ERR_IO;
+    }
+    return IPFIX_OK;
+}
+
+static ipfix_status open_live(probe_worker *w) {
+    const probe_options *o = &w->probe->opt;
+    char errbuf[PCAP_ERRBUF_SIZE] = "";
+    w->pcap = pcap_create(o->interface, errbuf);
+    if (!w->pcap) {
+        fprintf(stderr, "ipfix probe: %s\n", errbuf);
+        return IPFIX_ERR_IO;
+    }
+    pcap_set_snaplen(w->pcap, o->snaplen);
+    pcap_set_promisc(w->pcap, o->promisc);
+    pcap_set_timeout(w->pcap, 100);
+    pcap_set_buffer_size(w->pcap, 64 << 20); /* the TPACKET_V3 ring of this worker */
+    pcap_set_tstamp_precision(w->pcap, PCAP_TSTAMP_PRECISION_NANO);
+    int rc = pcap_activate(w->pcap);
+    if (rc < 0 || pcap_setnonblock(w->pcap, 1, errbuf) < 0) {
+        fprintf(stderr, "ipfix probe: %s: %s\n", o->interface,
+                rc < 0 ? pcap_geterr(w->pcap) : errbuf);
+        return IPFIX_ERR_IO;
+    }
+    if (w->probe->worker_count > 1) return join_fanout(w, (unsigned)getpid());
+    return IPFIX_OK;
+}
+
+static ipfix_status open_source(probe_worker *w) {
+    probe *p = w->probe;
     char errbuf[PCAP_ERRBUF_SIZE] = "";
     if (p->opt.read_file && !p->opt.filter &&
-        ipfix_pcap_reader_open(p->opt.read_file, &p->reader) == IPFIX_OK) {
-        p->linktype = ipfix_pcap_reader_linktype(p->reader);
+        ipfix_pcap_reader_open(p->opt.read_file, &w->reader) == IPFIX_OK) {
+        w->linktype = ipfix_pcap_reader_linktype(w->reader);
         return IPFIX_OK;
     }
     if (p->opt.read_file) {
-        p->pcap = pcap_open_offline_with_tstamp_precision(p->opt.read_file,
+        w->pcap = pcap_open_offline_with_tstamp_precision(p->opt.read_file,
                                                           PCAP_TSTAMP_PRECISION_NANO, errbuf);
-        if (!p->pcap) {
+        if (!w->pcap) {
             fprintf(stderr, "ipfix probe: %s\n", errbuf);
             return IPFIX_ERR_IO;
         }
-        p->file = pcap_file(p->pcap);
+        p->file = pcap_file(w->pcap);
         if (p->file) {
             long pos = ftell(p->file);
             if (fseek(p->file, 0, SEEK_END) == 0) p->file_size = ftell(p->file);
             fseek(p->file, pos, SEEK_SET);
         }
     } else {
-        p->pcap = pcap_create(p->opt.interface, errbuf);
-        if (!p->pcap) {
-            fprintf(stderr, "ipfix probe: %s\n", errbuf);
-            return IPFIX_ERR_IO;
-        }
-        pcap_set_snaplen(p->pcap, p->opt.snaplen);
-        pcap_set_promisc(p->pcap, p->opt.promisc);
-        pcap_set_timeout(p->pcap, 100);
-        pcap_set_buffer_size(p->pcap, 64 << 20);
-        pcap_set_tstamp_precision(p->pcap, PCAP_TSTAMP_PRECISION_NANO);
-        int rc = pcap_activate(p->pcap);
-        if (rc < 0) {
-            fprintf(stderr, "ipfix probe: %s: %s\n", p->opt.interface, pcap_geterr(p->pcap));
-            return IPFIX_ERR_IO;
-        }
-        if (!p->opt.ingress_set) p->opt.export.ingress_interface = if_nametoindex(p->opt.interface);
+        ipfix_status st = open_live(w);
+        if (st != IPFIX_OK) return st;
     }
-    p->linktype = pcap_datalink(p->pcap);
+    w->linktype = pcap_datalink(w->pcap);
     if (p->opt.filter) {
         struct bpf_program prog;
-        if (pcap_compile(p->pcap, &prog, p->opt.filter, 1, PCAP_NETMASK_UNKNOWN) != 0 ||
-            pcap_setfilter(p->pcap, &prog) != 0) {
-            fprintf(stderr, "ipfix probe: filter '%s': %s\n", p->opt.filter, pcap_geterr(p->pcap));
+        if (pcap_compile(w->pcap, &prog, p->opt.filter, 1, PCAP_NETMASK_UNKNOWN) != 0 ||
+            pcap_setfilter(w->pcap, &prog) != 0) {
+            fprintf(stderr, "ipfix probe: filter '%s': %s\n", p->opt.filter, pcap_geterr(w->pcap));
             return IPFIX_ERR_INVALID_ARG;
         }
         pcap_freecode(&prog);
@@ -443,38 +585,68 @@ static ipfix_status open_exporter(probe *p, const ipfix_infomodel *model) {
     return IPFIX_OK;
 }
 
-static ipfix_status open_cache(probe *p) {
+/* The worker's Flow Cache: its share of the memory budget. */
+static ipfix_status open_cache(probe_worker *w) {
+    probe *p = w->probe;
     ipfix_flow_cache_config cc;
     ipfix_flow_cache_config_init(&cc);
     if (p->opt.memory) cc.memory_bytes = p->opt.memory;
+    cc.memory_bytes /= p->worker_count;
     cc.idle_timeout_ns = (uint64_t)llround(p->opt.idle_s * 1e9);
     cc.active_timeout_ns = (uint64_t)llround(p->opt.active_s * 1e9);
     cc.fin_timeout_ns = (uint64_t)llround(p->opt.fin_s * 1e9);
     cc.keymask = p->opt.export.keymask;
-    cc.expired = ipfix_exporter_flow;
-    cc.context = p->exporter;
-    ipfix_status st = ipfix_flow_cache_new(&cc, &p->cache);
+    if (p->worker_count > 1) {
+        cc.expired = export_flow_locked;
+        cc.context = p;
+    } else {
+        cc.expired = ipfix_exporter_flow;
+        cc.context = p->exporter;
+    }
+    ipfix_status st = ipfix_flow_cache_new(&cc, &w->cache);
     if (st != IPFIX_OK)
         fprintf(stderr, "ipfix probe: flow cache: %s (memory budget too small?)\n",
                 ipfix_status_string(st));
     return st;
 }
 
-/* The capture loop: dispatch batches until the end of the file or a signal;
- * idle live periods advance the cache clock; housekeeping once a second. */
-static int run(probe *p, bool progress) {
+/* Every worker: packet source, Selector (the same spec, its own state; the
+ * random ones seeded apart), Flow Cache. */
+static ipfix_status open_workers(probe *p) {
+    for (unsigned i = 0; i < p->worker_count; i++) {
+        probe_worker *w = &p->workers[i];
+        w->probe = p;
+        w->index = i;
+        pthread_mutex_init(&w->lock, NULL);
+        ipfix_error err;
+        ipfix_error_clear(&err);
+        ipfix_packet_selector_init(&w->selector, p->opt.sample, p->opt.sample_seed + i, &err);
+        ipfix_status st = open_source(w);
+        if (st == IPFIX_OK) st = open_cache(w);
+        if (st != IPFIX_OK) return st;
+    }
+    return IPFIX_OK;
+}
+
+/* ------------------------------- running -------------------------------- */
+
+/* One worker in the main thread (files, and live capture without
+ * --threads): dispatch batches until the end of the file or a signal; idle
+ * live periods advance the cache clock; housekeeping once a second. */
+static int run_single(probe *p, bool progress) {
+    probe_worker *w = &p->workers[0];
     uint64_t next_housekeeping = mono_ns() + NS_PER_S;
     uint64_t next_stats = p->opt.stats_interval_s
                               ? mono_ns() + (uint64_t)p->opt.stats_interval_s * NS_PER_S
                               : UINT64_MAX;
     uint64_t next_progress = mono_ns() + NS_PER_S / 2;
     int exit_code = IPFIX_EXIT_OK;
+    signal_pcap = w->pcap;
     while (!stop_requested) {
-        int n = p->reader ? read_mapped(p, DISPATCH_BATCH)
-                          : pcap_dispatch(p->pcap, DISPATCH_BATCH, on_packet, (u_char *)p);
-        flush_batch(p);
+        if (p->opt.interface) wait_for_packets(w);
+        int n = dispatch(w);
         if (n == PCAP_ERROR) { /* e.g. a truncated file: export what was read */
-            fprintf(stderr, "ipfix probe: capture: %s\n", pcap_geterr(p->pcap));
+            fprintf(stderr, "ipfix probe: capture: %s\n", pcap_geterr(w->pcap));
             exit_code = IPFIX_EXIT_PARTIAL;
             break;
         }
@@ -484,12 +656,12 @@ static int run(probe *p, bool progress) {
         if (now < next_housekeeping) continue;
         next_housekeeping = now + NS_PER_S;
         if (p->opt.interface) {
-            ipfix_flow_cache_advance(p->cache, wall_ns());
-            update_capture_drops(p);
+            ipfix_flow_cache_advance(w->cache, wall_ns());
+            update_capture_drops(w);
         }
         ipfix_exporter_tick(p->exporter);
         if (now >= next_stats) {
-            ipfix_exporter_statistics(p->exporter, metering_counters(p));
+            export_statistics(p);
             next_stats = now + (uint64_t)p->opt.stats_interval_s * NS_PER_S;
         }
         if (progress && now >= next_progress) {
@@ -497,32 +669,96 @@ static int run(probe *p, bool progress) {
             next_progress = now + NS_PER_S / 2;
         }
     }
+    signal_pcap = NULL;
     if (progress) show_progress(p, true);
-    if (p->reader && ipfix_pcap_reader_truncated(p->reader)) {
+    if (w->reader && ipfix_pcap_reader_truncated(w->reader)) {
         fprintf(stderr, "ipfix probe: %s: file ends inside a packet record\n", p->opt.read_file);
         exit_code = IPFIX_EXIT_PARTIAL;
     }
     return exit_code;
 }
 
-static void print_summary(const probe *p, const ipfix_flow_cache_stats *cs,
-                          const ipfix_exporter_stats *es, double seconds) {
+/* A live capture worker thread (--threads): its lock is held per batch. */
+static void *worker_main(void *arg) {
+    probe_worker *w = arg;
+    uint64_t next_housekeeping = mono_ns() + NS_PER_S;
+    while (!stop_requested) {
+        wait_for_packets(w);
+        pthread_mutex_lock(&w->lock);
+        int n = dispatch(w);
+        uint64_t now = mono_ns();
+        if (n >= 0 && now >= next_housekeeping) {
+            next_housekeeping = now + NS_PER_S;
+            ipfix_flow_cache_advance(w->cache, wall_ns());
+            update_capture_drops(w);
+        }
+        pthread_mutex_unlock(&w->lock);
+        if (n == PCAP_ERROR) {
+            fprintf(stderr, "ipfix probe: capture (worker %u): %s\n", w->index,
+                    pcap_geterr(w->pcap));
+            w->exit_code = IPFIX_EXIT_FAILURE;
+            stop_requested = 1;
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* Several workers: they capture; the main thread keeps the exporter going. */
+static int run_threads(probe *p) {
+    for (unsigned i = 0; i < p->worker_count; i++) {
+        probe_worker *w = &p->workers[i];
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            fprintf(stderr, "ipfix probe: cannot start worker %u\n", i);
+            stop_requested = 1;
+            break;
+        }
+        w->started = true;
+    }
+    uint64_t next_stats = p->opt.stats_interval_s
+                              ? mono_ns() + (uint64_t)p->opt.stats_interval_s * NS_PER_S
+                              : UINT64_MAX;
+    while (!stop_requested) {
+        nanosleep(&(struct timespec){1, 0}, NULL); /* a signal ends it early */
+        pthread_mutex_lock(&p->export_lock);
+        ipfix_exporter_tick(p->exporter);
+        pthread_mutex_unlock(&p->export_lock);
+        uint64_t now = mono_ns();
+        if (now >= next_stats) {
+            export_statistics(p);
+            next_stats = now + (uint64_t)p->opt.stats_interval_s * NS_PER_S;
+        }
+    }
+    int exit_code = IPFIX_EXIT_OK;
+    for (unsigned i = 0; i < p->worker_count; i++) {
+        probe_worker *w = &p->workers[i];
+        if (!w->started) continue;
+        pthread_join(w->thread, NULL);
+        w->started = false;
+        if (w->exit_code != IPFIX_EXIT_OK) exit_code = w->exit_code;
+    }
+    return exit_code;
+}
+
+static void print_summary(const probe_totals *t, const ipfix_exporter_stats *es, double seconds,
+                          unsigned workers, bool sampling) {
+    const ipfix_flow_cache_stats *cs = &t->cache;
     fprintf(stderr, "ipfix probe: %" PRIu64 " packets read, %" PRIu64 " metered (%" PRIu64
                     " IP octets), %" PRIu64 " not IP, %" PRIu64 " ignored",
-            p->frames, cs->packets, cs->octets, p->parse_counts[IPFIX_PARSE_NOT_IP],
-            p->ignored.ignored_packets);
+            t->frames, cs->packets, cs->octets, t->parse_counts[IPFIX_PARSE_NOT_IP],
+            t->counters.ignored_packets);
     const char *sep = " (";
     for (int r = IPFIX_PARSE_NOT_IP + 1; r < IPFIX_PARSE_RESULT_COUNT; r++) {
-        if (!p->parse_counts[r]) continue;
+        if (!t->parse_counts[r]) continue;
         fprintf(stderr, "%s%s %" PRIu64, sep, ipfix_parse_result_name((ipfix_parse_result)r),
-                p->parse_counts[r]);
+                t->parse_counts[r]);
         sep = ", ";
     }
-    if (p->capture_drops) fprintf(stderr, "%scaptureDrops %" PRIu64, sep, p->capture_drops), sep = ", ";
+    if (t->capture_drops) fprintf(stderr, "%scaptureDrops %" PRIu64, sep, t->capture_drops), sep = ", ";
     fprintf(stderr, "%s\n", sep[0] == ',' ? ")" : "");
-    if (p->selector.algorithm != IPFIX_SELECTOR_NONE)
+    if (sampling)
         fprintf(stderr, "  sampling: %" PRIu64 " packets selected of %" PRIu64 " observed\n",
-                p->selector.selected, p->selector.observed);
+                t->selected, t->observed);
     fprintf(stderr, "  flows: %" PRIu64 " created, %" PRIu64 " exported; ended by idleTimeout %"
                     PRIu64 ", activeTimeout %" PRIu64 ", endOfFlowDetected %" PRIu64
                     ", forcedEnd %" PRIu64 ", lackOfResources %" PRIu64 "\n",
@@ -531,14 +767,29 @@ static void print_summary(const probe *p, const ipfix_flow_cache_stats *cs,
     fprintf(stderr, "  fragments: %" PRIu64 " non-initial mapped to their flow, %" PRIu64
                     " unmapped\n", cs->fragments_mapped, cs->fragments_unmapped);
     fprintf(stderr, "  cache: %" PRIu64 " flows max (%zu bytes, %.0f bytes per flow), peak %"
-                    PRIu64 "\n", cs->max_flows, cs->memory_bytes,
-            cs->max_flows ? (double)cs->memory_bytes / (double)cs->max_flows : 0.0, cs->peak_flows);
+                    PRIu64 "%s\n", cs->max_flows, cs->memory_bytes,
+            cs->max_flows ? (double)cs->memory_bytes / (double)cs->max_flows : 0.0, cs->peak_flows,
+            workers > 1 ? " (sum over the workers)" : "");
     fprintf(stderr, "  export: %" PRIu64 " messages, %" PRIu64 " bytes; not sent: %" PRIu64
                     " records (%" PRIu64 " packets)%s\n", es->messages, es->bytes,
             es->not_sent_flows, es->not_sent_packets,
             es->reconnects ? ", reconnected" : "");
     fprintf(stderr, "  time: %.3f s, %.0f packets/s\n", seconds,
-            seconds > 0 ? (double)p->frames / seconds : 0.0);
+            seconds > 0 ? (double)t->frames / seconds : 0.0);
+    if (workers > 1) fprintf(stderr, "  workers: %u (PACKET_FANOUT)\n", workers);
+}
+
+static void close_workers(probe *p) {
+    for (unsigned i = 0; p->workers && i < p->worker_count; i++) {
+        probe_worker *w = &p->workers[i];
+        if (!w->probe) continue; /* never opened */
+        ipfix_flow_cache_free(w->cache);
+        if (w->pcap) pcap_close(w->pcap);
+        ipfix_pcap_reader_close(w->reader);
+        pthread_mutex_destroy(&w->lock);
+    }
+    free(p->workers);
+    p->workers = NULL;
 }
 
 int ipfix_cmd_probe(int argc, char **argv) {
@@ -551,6 +802,7 @@ int ipfix_cmd_probe(int argc, char **argv) {
     p.opt.promisc = true;
     p.opt.progress = -1;
     p.opt.stats_interval_s = 60;
+    p.opt.threads = 1;
     ipfix_exporter_config_init(&p.opt.export);
     int rc = parse_options(argc, argv, &p.opt);
     if (rc < 0) return IPFIX_EXIT_OK;
@@ -574,33 +826,39 @@ int ipfix_cmd_probe(int argc, char **argv) {
     {
         ipfix_error err;
         ipfix_error_clear(&err);
-        if (ipfix_packet_selector_init(&p.selector, p.opt.sample, p.opt.sample_seed, &err) !=
-            IPFIX_OK) {
+        ipfix_packet_selector sel;
+        if (ipfix_packet_selector_init(&sel, p.opt.sample, p.opt.sample_seed, &err) != IPFIX_OK) {
             fprintf(stderr, "ipfix probe: --sample: %s\n", err.detail);
             return IPFIX_EXIT_USAGE;
         }
-        p.opt.export.sampling = p.selector;
+        p.opt.export.sampling = sel;
     }
+    if (p.opt.interface && !p.opt.ingress_set)
+        p.opt.export.ingress_interface = if_nametoindex(p.opt.interface);
+    p.worker_count = p.opt.interface ? p.opt.threads : 1;
+    p.workers = calloc(p.worker_count, sizeof *p.workers);
+    if (!p.workers) return IPFIX_EXIT_FAILURE;
+    pthread_mutex_init(&p.export_lock, NULL);
     ipfix_infomodel *model = ipfix_infomodel_new();
-    if (!model) return IPFIX_EXIT_FAILURE;
     int exit_code = IPFIX_EXIT_FAILURE;
-    if (open_source(&p) != IPFIX_OK || open_exporter(&p, model) != IPFIX_OK ||
-        open_cache(&p) != IPFIX_OK)
-        goto done;
+    if (!model) goto done;
+    /* the exporter first: the flow caches hand it their expired flows */
+    if (open_exporter(&p, model) != IPFIX_OK || open_workers(&p) != IPFIX_OK) goto done;
     bool progress = p.opt.progress == 1 || (p.opt.progress == -1 && p.opt.read_file &&
                                             isatty(STDERR_FILENO) && !p.opt.quiet);
-    signal_pcap = p.pcap;
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     uint64_t t0 = mono_ns();
-    exit_code = run(&p, progress);
-    update_capture_drops(&p);
-    ipfix_flow_cache_flush(p.cache);
+    exit_code = p.worker_count > 1 ? run_threads(&p) : run_single(&p, progress);
+    for (unsigned i = 0; i < p.worker_count; i++) {
+        update_capture_drops(&p.workers[i]);
+        ipfix_flow_cache_flush(p.workers[i].cache);
+    }
     double seconds = (double)(mono_ns() - t0) / 1e9;
-    ipfix_exporter_statistics(p.exporter, metering_counters(&p));
-    ipfix_flow_cache_stats cs;
-    ipfix_flow_cache_get_stats(p.cache, &cs);
+    probe_totals totals;
+    probe_totals_get(&p, &totals);
+    ipfix_exporter_statistics(p.exporter, &totals.counters);
     ipfix_exporter_stats es;
     ipfix_error err;
     ipfix_error_clear(&err);
@@ -610,13 +868,12 @@ int ipfix_cmd_probe(int argc, char **argv) {
         fprintf(stderr, "ipfix probe: export: %s (%s)\n", ipfix_status_string(st), err.detail);
         exit_code = IPFIX_EXIT_FAILURE;
     }
-    if (!p.opt.quiet) print_summary(&p, &cs, &es, seconds);
+    if (!p.opt.quiet) print_summary(&totals, &es, seconds, p.worker_count,
+                                 p.opt.export.sampling.algorithm != IPFIX_SELECTOR_NONE);
 done:
-    signal_pcap = NULL;
-    ipfix_flow_cache_free(p.cache);
+    close_workers(&p);
     ipfix_exporter_close(p.exporter, 0, NULL, NULL);
-    if (p.pcap) pcap_close(p.pcap);
-    ipfix_pcap_reader_close(p.reader);
+    pthread_mutex_destroy(&p.export_lock);
     ipfix_infomodel_free(model);
     return exit_code;
 }

@@ -5,8 +5,12 @@
 # connection (handshake, 3 writes, close) on the namespace's loopback. After
 # SIGINT the probe must flush the cache to its IPFIX file and exit 0; the
 # file must hold the UDP flow with exactly 200 packets and 200*128 IP octets
-# (loopback shows each packet once), and the two directions of the TCP
-# connection with SYN and FIN seen; `-f` (BPF) must keep the TCP packets out.
+# (loopback shows each packet once), 32 more UDP flows of exactly 10
+# packets, and the two directions of the TCP connection with SYN and FIN
+# seen. With --threads 2 (two libpcap rings in one PACKET_FANOUT group) the
+# flows must be the same: none split between the workers. With no traffic
+# the idle timeout must still end the flows. `-f` (BPF) must keep the TCP
+# packets out.
 # Needs root and iproute2 (`ip netns`); skipped (77) otherwise.
 #
 # Env (set by CTest): IPFIX, SOURCE_DIR, BUILD_DIR. Exit 0 pass, 1 fail, 77 skip.
@@ -43,6 +47,13 @@ tx.bind(("127.0.0.1", 7000))
 for _ in range(200):
     tx.sendto(b"x" * 100, ("127.0.0.1", 7001))
     rx.recv(2048)
+for port in range(7100, 7132):  # 32 more flows of 10 packets, for the fanout workers
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", port))
+    for _ in range(10):
+        s.sendto(b"z" * 50, ("127.0.0.1", 7001))
+        rx.recv(2048)
+    s.close()
 srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind(("127.0.0.1", 7080)); srv.listen(1)
 def serve():
@@ -56,7 +67,7 @@ c.close(); t.join()
 PYEOF
 }
 
-run_live() { # label [filter]
+run_live() { # label [probe options]; env QUIET_WAIT: seconds without traffic before SIGINT
   local label=$1; shift
   ip netns exec "$NS" timeout 30 "$IPFIX" probe -i lo -w "$T/$label.ipfix" --idle-timeout 60 \
     -m 1M "$@" 2>"$T/$label.summary" &
@@ -68,7 +79,7 @@ run_live() { # label [filter]
   done
   sleep 0.2
   traffic || fail "$label: traffic generator"
-  sleep 0.3
+  sleep "${QUIET_WAIT:-0.3}"
   kill -INT "$PROBE"
   wait "$PROBE"; local rc=$?
   PROBE=
@@ -76,8 +87,8 @@ run_live() { # label [filter]
   "$IPFIX" dump --json "$T/$label.ipfix" > "$T/$label.jsonl" || fail "$label: dump"
 }
 
-run_live all
-"$PY" - "$T/all.jsonl" <<'PYEOF' || fail "flows of the live capture"
+check_all() { # label
+"$PY" - "$T/$1.jsonl" <<'PYEOF' || fail "$1: flows of the live capture"
 import json, sys
 flows = [json.loads(l)["record"] for l in open(sys.argv[1]) if l.startswith('{"record"')]
 udp = [f for f in flows if f["protocolIdentifier"] == 17 and f["sourceTransportPort"] == 7000]
@@ -91,7 +102,20 @@ for f in tcp:
     flags = f["tcpControlBits"]
     assert flags & 0x02 and flags & 0x01, f  # SYN and FIN seen in both directions
 assert all(f["ingressInterface"] == 1 for f in flows), flows  # lo's ifindex
+small = [f for f in flows if f["protocolIdentifier"] == 17 and 7100 <= f["sourceTransportPort"] < 7132]
+assert len(small) == 32 and all(f["packetDeltaCount"] == 10 for f in small), small
 PYEOF
+}
+run_live all
+check_all all
+# two workers on one PACKET_FANOUT group: the same flows, none split
+run_live threads --threads 2
+check_all threads
+grep -q "workers: 2 (PACKET_FANOUT)" "$T/threads.summary" || { cat "$T/threads.summary" >&2; fail "no fanout workers"; }
+# a quiet interface still expires its flows (idle timeout 1 s, 4 s of silence)
+QUIET_WAIT=4 run_live quiet --idle-timeout 1
+grep -qE "ended by idleTimeout (3[5-9]|[4-9][0-9])," "$T/quiet.summary" ||
+  { cat "$T/quiet.summary" >&2; fail "flows did not expire while the interface was quiet"; }
 run_live filtered -f "udp"
 "$PY" - "$T/filtered.jsonl" <<'PYEOF' || fail "BPF filter"
 import json, sys
