@@ -133,6 +133,7 @@ struct ipfix_collector {
     atomic_uint_fast64_t sessions;     /* open sessions, all workers */
     atomic_uint_fast64_t memory;       /* approximate bytes held by sessions */
     pthread_mutex_t json_lock;
+    collect_store_closer *closer;      /* completes rotated files (with store_dir) */
     bool stopped;
 };
 

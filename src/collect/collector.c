@@ -83,7 +83,7 @@ static ipfix_status worker_init(ipfix_collector *c, collect_worker *w, unsigned 
         char tag[16];
         snprintf(tag, sizeof tag, "w%u", index);
         w->store = collect_store_new(c->config.store_dir, c->config.rotate_seconds, tag,
-                                     c->config.fsync, false);
+                                     c->config.fsync, false, c->closer);
         if (!w->store) return ipfix_error_set(err, IPFIX_ERR_NOMEM, 0, "memory", "store");
     }
     if (c->config.json) {
@@ -143,6 +143,14 @@ ipfix_status ipfix_collector_new(const ipfix_collector_config *config, ipfix_col
     if (!c) return ipfix_error_set(err, IPFIX_ERR_NOMEM, 0, "memory", "collector");
     c->config = *config;
     pthread_mutex_init(&c->json_lock, NULL);
+    if (config->store_dir) {
+        c->closer = collect_store_closer_new(config->log, config->log_context);
+        if (!c->closer) {
+            pthread_mutex_destroy(&c->json_lock);
+            free(c);
+            return ipfix_error_set(err, IPFIX_ERR_NOMEM, 0, "memory", "store closer");
+        }
+    }
     c->worker_count = config->workers;
     if (c->worker_count == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -550,6 +558,7 @@ void ipfix_collector_stop(ipfix_collector *c) {
         pthread_join(c->workers[i].thread, NULL);
         c->workers[i].started = false;
     }
+    collect_store_closer_drain(c->closer); /* every file complete before stop returns */
     c->stopped = true;
 }
 
@@ -579,6 +588,7 @@ void ipfix_collector_free(ipfix_collector *c) {
         pthread_mutex_destroy(&w->lock);
     }
     free(c->workers);
+    collect_store_closer_free(c->closer); /* after the stores: they hand it their last files */
     pthread_mutex_destroy(&c->json_lock);
     free(c);
 }

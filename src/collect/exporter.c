@@ -164,7 +164,8 @@ static collect_store *exporter_store(collect_worker *w, collect_exporter *e) {
     char dir[4096], tag[32];
     snprintf(dir, sizeof dir, "%s/%s", c->config.store_dir, address);
     snprintf(tag, sizeof tag, "%s%u", ipfix_transport_name(e->transport), e->port);
-    e->store = collect_store_new(dir, c->config.rotate_seconds, tag, c->config.fsync, true);
+    e->store = collect_store_new(dir, c->config.rotate_seconds, tag, c->config.fsync, true,
+                                 c->closer);
     return e->store;
 }
 

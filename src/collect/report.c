@@ -107,6 +107,12 @@ void ipfix_collector_totals_get(ipfix_collector *c, ipfix_collector_totals *t) {
         worker_totals(w, t);
         pthread_mutex_unlock(&w->lock);
     }
+    if (c->closer) { /* files handed to the closer that could not be completed */
+        uint64_t files, errors;
+        collect_store_closer_get_stats(c->closer, &files, &errors);
+        t->store_errors += errors;
+        t->files -= errors < t->files ? errors : t->files;
+    }
 }
 
 static void report_exporter(text *t, const collect_exporter *e) {

@@ -78,6 +78,7 @@ struct collect_store {
     unsigned rotate_seconds;
     char tag[32];                 /* file name suffix: "w0" (worker), "udp5000" */
     size_t capacity;              /* of buffer */
+    collect_store_closer *closer; /* completes finished files; NULL: here */
     bool fsync;
     int fd;                       /* -1: no file open */
     time_t opened;                /* open time of the current file */
@@ -127,7 +128,7 @@ size_t collect_store_file_name(char *out, size_t size, time_t t, const char *tag
 }
 
 collect_store *collect_store_new(const char *dir, unsigned rotate_seconds, const char *tag,
-                                 bool fsync, bool small) {
+                                 bool fsync, bool small, collect_store_closer *closer) {
     collect_store *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->dir = strdup(dir);
@@ -143,6 +144,7 @@ collect_store *collect_store_new(const char *dir, unsigned rotate_seconds, const
     snprintf(s->tag, sizeof s->tag, "%s", tag);
     s->fsync = fsync;
     s->fd = -1;
+    s->closer = closer;
     return s;
 }
 
@@ -207,32 +209,23 @@ static ipfix_status store_room(collect_store *s, size_t need, ipfix_error *err) 
     return store_flush(s, err);
 }
 
-static void fsync_dir(const char *path) {
-    char dir[STORE_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash) return;
-    *slash = 0;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
+/* Flush the buffer and complete the file: in the closer thread when there
+ * is one (the fsync may take long), else here. */
 static ipfix_status store_close(collect_store *s, ipfix_error *err) {
     if (s->fd < 0) return IPFIX_OK;
     ipfix_status st = store_flush(s, err);
-    if (st == IPFIX_OK && s->fsync && fsync(s->fd) < 0) st = io_error(err, "fsync", s->temp_path);
-    if (close(s->fd) < 0 && st == IPFIX_OK) st = io_error(err, "close", s->temp_path);
+    int fd = s->fd;
     s->fd = -1;
-    if (st == IPFIX_OK && rename(s->temp_path, s->final_path) < 0)
-        st = io_error(err, "rename", s->temp_path);
     if (st != IPFIX_OK) {
+        close(fd);
         unlink(s->temp_path);
         return st;
     }
-    if (s->fsync) fsync_dir(s->final_path);
+    if (!s->closer || collect_store_closer_submit(s->closer, fd, s->temp_path, s->final_path,
+                                                  s->fsync) != IPFIX_OK) {
+        st = collect_store_finish_file(fd, s->temp_path, s->final_path, s->fsync, err);
+        if (st != IPFIX_OK) return st;
+    }
     snprintf(s->last_path, sizeof s->last_path, "%s", s->final_path);
     s->stats.files++;
     return IPFIX_OK;
@@ -385,7 +378,7 @@ static void recover_file(const char *dir, const char *name, collect_store_recove
     bool kept = keep > 0 && ftruncate(fd, (off_t)keep) == 0 && fsync(fd) == 0;
     close(fd);
     if (kept && rename(temp, final) == 0) {
-        fsync_dir(final);
+        collect_store_fsync_parent(final);
     } else {
         kept = false;
         unlink(temp);

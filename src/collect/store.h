@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "ipfixkit/collect.h"
 #include "ipfixkit/error.h"
 #include "ipfixkit/session.h"
 
@@ -19,6 +20,29 @@
 #define COLLECT_STORE_MAP_V6_TEMPLATE 65281u
 
 typedef struct collect_store collect_store;
+
+/* The closer thread (store_closer.c): completes finished files (fsync,
+ * close, rename, fsync of the directory) off the receive path, in order.
+ * It owns the descriptors handed to it; drain() waits until all are done,
+ * free() drains and stops it. Failures are logged through `log`. */
+typedef struct collect_store_closer collect_store_closer;
+collect_store_closer *collect_store_closer_new(ipfix_log_fn log, void *log_context);
+ipfix_status collect_store_closer_submit(collect_store_closer *closer, int fd,
+                                         const char *temp_path, const char *final_path,
+                                         bool fsync);
+void collect_store_closer_drain(collect_store_closer *closer);
+/* Files completed and files that could not be (data lost). */
+void collect_store_closer_get_stats(collect_store_closer *closer, uint64_t *files,
+                                    uint64_t *errors);
+void collect_store_closer_free(collect_store_closer *closer);
+
+/* Complete a file now: fsync (if `fsync_data`), close, rename `temp_path`
+ * to `final_path`, fsync the directory; on failure remove the temporary
+ * file. Closes `fd` in every case. */
+ipfix_status collect_store_finish_file(int fd, const char *temp_path, const char *final_path,
+                                       bool fsync_data, ipfix_error *err);
+/* fsync the directory that holds `path`. */
+void collect_store_fsync_parent(const char *path);
 
 /* Where one (Transport Session, Observation Domain) stands in the current
  * file; kept by the caller per domain, zero-initialised. */
@@ -51,7 +75,7 @@ typedef struct collect_store_skip {
 } collect_store_skip;
 
 typedef struct collect_store_stats {
-    uint64_t files;             /* completed (renamed) files */
+    uint64_t files;             /* finished files (renamed, or handed to the closer) */
     uint64_t messages;          /* exporter messages stored */
     uint64_t bytes;             /* bytes written */
 } collect_store_stats;
@@ -59,9 +83,11 @@ typedef struct collect_store_stats {
 /* `dir` and `tag` are copied. `tag` ends the file names and tells apart the
  * stores writing into one directory ("w0" per worker; "udp5000" per
  * exporter with per-exporter directories). `small`: a 256 KiB write buffer
- * instead of 4 MiB (one store per exporter). */
+ * instead of 4 MiB (one store per exporter). `closer` (borrowed, may be
+ * NULL) completes the finished files; without it they are completed in
+ * the calling thread. */
 collect_store *collect_store_new(const char *dir, unsigned rotate_seconds, const char *tag,
-                                 bool fsync, bool small);
+                                 bool fsync, bool small, collect_store_closer *closer);
 /* Closes the current file (as collect_store_close) and frees. */
 ipfix_status collect_store_free(collect_store *store, ipfix_error *err);
 

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -104,7 +105,7 @@ static void test_two_exporters_one_file(void **state) {
     decode(s1, m1.data[0], m1.length[0]);
     decode(s2, m2.data[0], m2.length[0]);
 
-    collect_store *st = collect_store_new(dir, 300, "w3", false, false);
+    collect_store *st = collect_store_new(dir, 300, "w3", false, false, NULL);
     assert_non_null(st);
     collect_store_domain d1, d2;
     memset(&d1, 0, sizeof d1);
@@ -190,6 +191,54 @@ static void test_two_exporters_one_file(void **state) {
     unlink(path);
 }
 
+/* The closer thread completes files in order, and a file it cannot
+ * complete is logged, counted and its temporary file removed. */
+static unsigned closer_log_lines;
+static void count_log(void *context, ipfix_log_level level, const char *line) {
+    (void)context;
+    (void)line;
+    if (level == IPFIX_LOG_ERROR) closer_log_lines++;
+}
+
+static void test_closer(void **state) {
+    (void)state;
+    char dir[] = "/tmp/test_closer.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    collect_store_closer *c = collect_store_closer_new(count_log, NULL);
+    assert_non_null(c);
+    char temp[256], final[256];
+    for (int i = 0; i < 20; i++) {
+        snprintf(temp, sizeof temp, "%s/.f%d.tmp", dir, i);
+        snprintf(final, sizeof final, "%s/f%d.ipfix", dir, i);
+        int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, "abc", 3), 3);
+        assert_int_equal(collect_store_closer_submit(c, fd, temp, final, i % 2 == 0), IPFIX_OK);
+    }
+    /* one that cannot be renamed: its target directory does not exist */
+    snprintf(temp, sizeof temp, "%s/.bad.tmp", dir);
+    snprintf(final, sizeof final, "%s/missing/bad.ipfix", dir);
+    int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(collect_store_closer_submit(c, fd, temp, final, true), IPFIX_OK);
+    collect_store_closer_drain(c);
+    uint64_t files, errors;
+    collect_store_closer_get_stats(c, &files, &errors);
+    assert_int_equal(files, 20);
+    assert_int_equal(errors, 1);
+    assert_int_equal(closer_log_lines, 1);
+    struct stat sb;
+    for (int i = 0; i < 20; i++) {
+        snprintf(final, sizeof final, "%s/f%d.ipfix", dir, i);
+        assert_int_equal(stat(final, &sb), 0);
+        assert_int_equal(sb.st_size, 3);
+        unlink(final);
+    }
+    assert_int_equal(stat(temp, &sb), -1); /* removed */
+    collect_store_closer_free(c);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_prefix(void **state) {
     (void)state;
     ipfix_prefix p;
@@ -221,6 +270,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_file_name),
         cmocka_unit_test(test_two_exporters_one_file),
+        cmocka_unit_test(test_closer),
         cmocka_unit_test(test_prefix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
