@@ -21,72 +21,13 @@
 # of order, and every record of both runs is stored and decodes.
 set -uo pipefail
 
-SOURCE_DIR=${SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-BUILD_DIR=${BUILD_DIR:-$SOURCE_DIR/build}
-IPFIX=${IPFIX:-$BUILD_DIR/ipfix}
-SENDER=$BUILD_DIR/ipfix_test_sender
-PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 NAME=collect_exporters
+. "$(dirname "$0")/../lib/common.sh"
 UDP_N=${UDP_N:-150}
 TCP_N=${TCP_N:-150}
 RECORDS=${RECORDS:-100}
 
-fail() { echo "$NAME: FAIL: $*" >&2; exit 1; }
-skip() { echo "$NAME: SKIP: $*" >&2; exit 77; }
-
-[ -x "$IPFIX" ] || fail "ipfix binary not found: $IPFIX"
 [ -x "$SENDER" ] || fail "test sender not found: $SENDER"
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/$NAME.XXXXXX") || fail "mktemp"
-PIDS=()
-cleanup() {
-  local p
-  # TERM first: `timeout` passes it on to its child (KILL would orphan it)
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  sleep 0.2
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-  rm -rf "$T"
-}
-trap cleanup EXIT
-[ -n "${KEEP:-}" ] && trap - EXIT   # KEEP=1: keep $T for debugging
-
-free_port() {
-  "$PY" - <<'EOF'
-import socket
-for _ in range(50):
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    t.bind(("127.0.0.1", 0))
-    port = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", port))
-    except OSError:
-        t.close(); u.close(); continue
-    t.close(); u.close()
-    print(port)
-    break
-EOF
-}
-
-# Start `ipfix collect`; waits for "listening on". Sets COLLECT_PID.
-start_collect() { # log-file args...
-  local log=$1; shift
-  "$IPFIX" collect "$@" 2>"$log" >/dev/null &
-  COLLECT_PID=$!
-  PIDS+=("$COLLECT_PID")
-  # watchdog: the collector never outlives the test's time budget
-  ( sleep 50 & s=$!; trap 'kill $s 2>/dev/null; exit 0' TERM; wait $s; kill -KILL "$COLLECT_PID" 2>/dev/null ) >/dev/null 2>&1 &
-  PIDS+=("$!")
-  local i
-  for i in $(seq 100); do
-    grep -q "listening on" "$log" 2>/dev/null && return 0
-    kill -0 "$COLLECT_PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  cat "$log" >&2
-  fail "ipfix collect did not start"
-}
 
 PORT=$(free_port); [ -n "$PORT" ] || fail "no free port"
 start_collect "$T/collect.err" --listen "udp://127.0.0.1:$PORT" --listen "tcp://127.0.0.1:$PORT" \

@@ -12,49 +12,10 @@
 #     stored once the template arrives, after it, so the file decodes alone.
 set -uo pipefail
 
-SOURCE_DIR=${SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-BUILD_DIR=${BUILD_DIR:-$SOURCE_DIR/build}
-IPFIX=${IPFIX:-$BUILD_DIR/ipfix}
-SENDER=$BUILD_DIR/ipfix_test_sender
-PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 NAME=collect_hostile
+. "$(dirname "$0")/../lib/common.sh"
 
-fail() { echo "$NAME: FAIL: $*" >&2; exit 1; }
-[ -x "$IPFIX" ] || fail "ipfix binary not found: $IPFIX"
 [ -x "$SENDER" ] || fail "test sender not found: $SENDER"
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/$NAME.XXXXXX") || fail "mktemp"
-PIDS=()
-cleanup() {
-  local p
-  # TERM first: `timeout` passes it on to its child (KILL would orphan it)
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  sleep 0.2
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-  rm -rf "$T"
-}
-trap cleanup EXIT
-
-free_port() {
-  "$PY" -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_STREAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-start_collect() { # log args...
-  local log=$1; shift
-  "$IPFIX" collect "$@" 2>"$log" >/dev/null &
-  COLLECT_PID=$!
-  PIDS+=("$COLLECT_PID")
-  ( sleep 40 & s=$!; trap 'kill $s 2>/dev/null; exit 0' TERM; wait $s; kill -KILL "$COLLECT_PID" 2>/dev/null ) >/dev/null 2>&1 &
-  PIDS+=("$!")
-  local i
-  for i in $(seq 100); do
-    grep -q "listening on" "$log" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  cat "$log" >&2
-  fail "ipfix collect did not start"
-}
 
 # ------------------------------------------------------------ malformed input
 PORT=$(free_port)

@@ -11,30 +11,14 @@
 # Env (set by CTest): IPFIX, SOURCE_DIR, BUILD_DIR. Exit 0 pass, 1 fail.
 set -uo pipefail
 
-SOURCE_DIR=${SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-BUILD_DIR=${BUILD_DIR:-$SOURCE_DIR/build}
-IPFIX=${IPFIX:-$BUILD_DIR/ipfix}
-SENDER=$BUILD_DIR/ipfix_test_sender
-PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 NAME=collect_per_exporter
+. "$(dirname "$0")/../lib/common.sh"
+[ -x "$SENDER" ] || fail "build first ($SENDER)"
 
-fail() { echo "$NAME: FAIL: $*" >&2; exit 1; }
-[ -x "$IPFIX" ] && [ -x "$SENDER" ] || fail "build first ($IPFIX, $SENDER)"
-T=$(mktemp -d "${TMPDIR:-/tmp}/$NAME.XXXXXX") || fail "mktemp"
-CPID=
-cleanup() {
-  [ -n "$CPID" ] && kill -KILL "$CPID" 2>/dev/null
-  rm -rf "$T"
-}
-trap cleanup EXIT
-
-PORT=$("$PY" -c 'import socket
-t = socket.socket(); t.bind(("127.0.0.1", 0)); print(t.getsockname()[1])')
-"$IPFIX" collect --listen "udp://127.0.0.1:$PORT" --listen "tcp://127.0.0.1:$PORT" \
-  -w "$T/store" --per-exporter --no-fsync --stats "$T/stats.txt" 2>"$T/collect.err" &
-CPID=$!
-for _ in $(seq 100); do grep -q "listening on" "$T/collect.err" 2>/dev/null && break; sleep 0.05; done
-grep -q "listening on" "$T/collect.err" || { cat "$T/collect.err" >&2; fail "collector did not start"; }
+PORT=$(free_port)
+start_collect "$T/collect.err" --listen "udp://127.0.0.1:$PORT" --listen "tcp://127.0.0.1:$PORT" \
+  -w "$T/store" --per-exporter --no-fsync --stats "$T/stats.txt"
+CPID=$COLLECT_PID
 
 timeout 30 "$SENDER" exporters --host 127.0.0.1 --port "$PORT" --udp 6 --tcp 6 --records 500 \
   --per-message 10 --odid-base 100 --source-hosts 3 --pace-us 500 > "$T/sender.out" ||
@@ -47,7 +31,6 @@ for _ in $(seq 100); do
 done
 kill -TERM "$CPID"
 wait "$CPID" || { tail "$T/collect.err" >&2; fail "collector exit $? on SIGTERM"; }
-CPID=
 TOTAL=$(grep "^total:" "$T/collect.err")
 echo "$NAME: $TOTAL"
 find "$T/store" -name '.*.tmp' | grep -q . && fail "temporary files left after SIGTERM"

@@ -18,51 +18,14 @@
 # Exits 77 (skip) when softflowd or tshark is missing.
 set -uo pipefail
 
-SOURCE_DIR=${SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-BUILD_DIR=${BUILD_DIR:-$SOURCE_DIR/build}
-IPFIX=${IPFIX:-$BUILD_DIR/ipfix}
-PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 NAME=collect_softflowd
-
-fail() { echo "$NAME: FAIL: $*" >&2; exit 1; }
-skip() { echo "$NAME: SKIP: $*" >&2; exit 77; }
+. "$(dirname "$0")/../lib/common.sh"
 
 for tool in softflowd tshark; do
   command -v $tool >/dev/null 2>&1 || skip "$tool not found (Debian package $tool)"
 done
-[ -x "$IPFIX" ] || fail "ipfix binary not found: $IPFIX"
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/$NAME.XXXXXX") || fail "mktemp"
-PIDS=()
-cleanup() {
-  local p
-  # TERM first: `timeout` passes it on to its child (KILL would orphan it)
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  sleep 0.2
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-  rm -rf "$T"
-}
-trap cleanup EXIT
 export HOME=$T XDG_CONFIG_HOME=$T/.config
-
-free_port() {
-  "$PY" - <<'EOF'
-import socket
-for _ in range(50):
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    t.bind(("127.0.0.1", 0))
-    port = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", port))
-    except OSError:
-        t.close(); u.close(); continue
-    t.close(); u.close()
-    print(port)
-    break
-EOF
-}
 
 "$PY" "$SOURCE_DIR/tools/interop_pcap.py" traffic "$T/traffic.pcap" --many 200 > "$T/traffic.txt" ||
   fail "building the traffic trace failed"
@@ -81,9 +44,9 @@ run() { # proto
   "$IPFIX" collect --listen "$proto://127.0.0.1:$port" -w "$store" --no-fsync -v \
     --json "$T/collect-$proto.jsonl" 2>"$log" >/dev/null &
   local cpid=$!
-  PIDS+=("$cpid")
+  track "$cpid"
   ( sleep 40 & s=$!; trap 'kill $s 2>/dev/null; exit 0' TERM; wait $s; kill -KILL "$cpid" 2>/dev/null ) >/dev/null 2>&1 &
-  PIDS+=("$!")
+  track "$!"
   local i
   for i in $(seq 100); do
     grep -q "listening on" "$log" 2>/dev/null && break

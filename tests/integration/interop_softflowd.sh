@@ -21,49 +21,15 @@
 # or tshark is missing or capturing is not permitted.
 set -uo pipefail
 
-SOURCE_DIR=${SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-IPFIX=${IPFIX:-${BUILD_DIR:-$SOURCE_DIR/build}/ipfix}
-PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
-TOOLS=$SOURCE_DIR/tools
 NAME=interop_softflowd
-
-fail() { echo "$NAME: FAIL: $*" >&2; exit 1; }
-skip() { echo "$NAME: SKIP: $*" >&2; exit 77; }
+. "$(dirname "$0")/../lib/common.sh"
+TOOLS=$SOURCE_DIR/tools
 
 for tool in softflowd tcpdump tshark; do
   command -v $tool >/dev/null 2>&1 || skip "$tool not found (Debian package $tool)"
 done
-[ -x "$IPFIX" ] || fail "ipfix binary not found: $IPFIX (set IPFIX=...)"
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/$NAME.XXXXXX") || fail "mktemp"
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-  rm -rf "$T"
-}
-trap cleanup EXIT
 export HOME=$T XDG_CONFIG_HOME=$T/.config
-
-# a free local port (UDP and TCP) chosen by the kernel
-free_port() {
-  "$PY" - <<'EOF'
-import socket
-for _ in range(50):
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    t.bind(("127.0.0.1", 0))
-    port = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", port))
-    except OSError:
-        t.close(); u.close(); continue
-    t.close(); u.close()
-    print(port)
-    break
-EOF
-}
 
 "$PY" "$TOOLS/interop_pcap.py" traffic "$T/traffic.pcap" > "$T/traffic.txt" || fail "building the traffic trace failed"
 NFLOWS=$(wc -l < "$T/traffic.txt")
@@ -73,7 +39,7 @@ start_capture() { # label filter
   timeout 60 tcpdump -i lo -n -U --immediate-mode -Z root -s 0 -w "$T/$label.pcap" "$filter" \
     2>"$T/$label.tcpdump.err" &
   CAP_PID=$!
-  PIDS+=("$CAP_PID")
+  track "$CAP_PID"
   for i in $(seq 50); do
     grep -q "listening on" "$T/$label.tcpdump.err" 2>/dev/null && return 0
     kill -0 "$CAP_PID" 2>/dev/null || break
@@ -189,7 +155,7 @@ start_listener() { # proto
   timeout 30 "$PY" "$T/listener.py" "$1" "$PORT" "$T/listener.ready" "$T/listener.stop" \
     > "$T/listener.out" 2>&1 &
   LISTENER=$!
-  PIDS+=("$LISTENER")
+  track "$LISTENER"
   local i
   for i in $(seq 50); do
     [ -e "$T/listener.ready" ] && return 0

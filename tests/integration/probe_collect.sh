@@ -10,47 +10,25 @@
 # Env (set by CTest): IPFIX, SOURCE_DIR, BUILD_DIR. Exit 0 pass, 1 fail.
 set -uo pipefail
 
-SOURCE_DIR=${SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-IPFIX=${IPFIX:-${BUILD_DIR:-$SOURCE_DIR/build}/ipfix}
-PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 NAME=probe_collect
+. "$(dirname "$0")/../lib/common.sh"
 CHECK=$SOURCE_DIR/tests/integration/probe_expected.py
 
-fail() { echo "$NAME: FAIL: $*" >&2; exit 1; }
-[ -x "$IPFIX" ] || fail "ipfix binary not found: $IPFIX"
-T=$(mktemp -d "${TMPDIR:-/tmp}/$NAME.XXXXXX") || fail "mktemp"
-CPID=
-cleanup() {
-  [ -n "$CPID" ] && kill -KILL "$CPID" 2>/dev/null
-  rm -rf "$T"
-}
-trap cleanup EXIT
-
 "$PY" "$SOURCE_DIR/tools/probe_test_pcap.py" "$T/trace.pcap" || fail "building the trace"
-
-free_port() {
-  "$PY" -c 'import socket
-t = socket.socket(socket.AF_INET6, socket.SOCK_STREAM); t.bind(("::", 0)); print(t.getsockname()[1])'
-}
 
 run() { # proto host(as in a URI)
   local proto=$1 host=$2 port label=$1-v4
   [[ $host == *:* ]] && label=$1-v6
   local store=$T/store-$label log=$T/collect-$label.err
   port=$(free_port)
-  "$IPFIX" collect --listen "$proto://$host:$port" -w "$store" --no-fsync 2>"$log" &
-  CPID=$!
-  local i
-  for i in $(seq 100); do grep -q "listening on" "$log" 2>/dev/null && break; sleep 0.05; done
-  grep -q "listening on" "$log" || { cat "$log" >&2; fail "$label: collector did not start"; }
+  start_collect "$log" --listen "$proto://$host:$port" -w "$store" --no-fsync
   timeout 30 "$IPFIX" probe -r "$T/trace.pcap" -e "$proto://$host:$port" --idle-timeout 5 \
     --active-timeout 10 -m 1M 2>"$T/probe-$label.err" ||
     { cat "$T/probe-$label.err" >&2; fail "$label: probe exit $?"; }
   # the probe has sent everything (TCP: delivered before exit); give UDP a moment
   sleep 0.3
-  kill -TERM "$CPID"
-  wait "$CPID" || { tail "$log" >&2; fail "$label: collector exit $? on SIGTERM"; }
-  CPID=
+  kill -TERM "$COLLECT_PID"
+  wait "$COLLECT_PID" || { tail "$log" >&2; fail "$label: collector exit $? on SIGTERM"; }
   local total
   total=$(grep "^total:" "$log")
   echo "$NAME: $label: $total"
