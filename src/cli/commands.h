@@ -19,5 +19,6 @@ int ipfix_cmd_generate(int argc, char **argv);
 int ipfix_cmd_elements(int argc, char **argv);
 int ipfix_cmd_collect(int argc, char **argv);
 int ipfix_cmd_probe(int argc, char **argv);
+int ipfix_cmd_query(int argc, char **argv);
 
 #endif

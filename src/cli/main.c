@@ -20,6 +20,7 @@ static const command commands[] = {
     {"elements", ipfix_cmd_elements, "list or look up Information Elements"},
     {"collect", ipfix_cmd_collect, "receive IPFIX over UDP/TCP into rotated files and/or JSON"},
     {"probe", ipfix_cmd_probe, "meter packets (pcap file or interface) into flows and export them"},
+    {"query", ipfix_cmd_query, "filter, aggregate and rank stored flows (top-N, time series)"},
 };
 
 static void print_help(FILE *out) {
