@@ -13,12 +13,17 @@ Input formats (see the comment at the top of each target):
   fuzz_message_reader: selector byte + stream of messages
   fuzz_file_reader:    the file's bytes
   fuzz_structured:     selector byte + field content
+  fuzz_packet_parse:   selector byte + (2-byte length, frame)... (frames of
+                       tools/probe_test_pcap.py's trace)
+  fuzz_query_filter:   filter text, NUL, record bytes
 """
 import argparse
 import os
+import subprocess
 import shutil
 import struct
 import sys
+import tempfile
 
 # ----------------------------------------------------------------- encoding
 
@@ -402,10 +407,65 @@ def structured_seeds():
 
 # --------------------------------------------------------------------- main
 
+def pcap_frames(path):
+    """(caplen bytes) of each record of a classic pcap file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    out, pos = [], 24
+    while pos + 16 <= len(data):
+        caplen = struct.unpack("<I", data[pos + 8:pos + 12])[0]
+        out.append(data[pos + 16:pos + 16 + caplen])
+        pos += 16 + caplen
+    return out
+
+
+def packet_parse_seeds():
+    """fuzz_packet_parse: the frames of the probe's hand-checked trace
+    (tools/probe_test_pcap.py), all of them under each selector, and each
+    frame alone."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "trace.pcap")
+        subprocess.run([sys.executable, os.path.join(here, "probe_test_pcap.py"), path],
+                       check=True, stdout=subprocess.DEVNULL)
+        frames = pcap_frames(path)
+    def stream(sel, fs):
+        return bytes([sel]) + b"".join(struct.pack("!H", len(f)) + f for f in fs)
+    seeds = {}
+    for sel, name in ((0, "trace"), (8, "trace_masked"), (16, "trace_snapped")):
+        data = stream(sel, frames)
+        while len(data) >= MAX_SEED:
+            frames = frames[:-1]
+            data = stream(sel, frames)
+        seeds[name] = data
+    for i, f in enumerate(frames):
+        seeds["frame_%02d" % i] = stream(0, [f])
+        seeds["raw_%02d" % i] = stream(1, [f[14:]])  # the IP packet alone (raw IP link)
+    return seeds
+
+
+def query_filter_seeds():
+    """fuzz_query_filter: filter texts of every kind, a NUL, then bytes of
+    an IPv4 flow record of the target's template 256."""
+    record = (bytes([10, 0, 0, 1, 192, 168, 1, 2]) + u16(40000) + u16(443) + u8(6) + u16(0x12)
+              + u64(1500) + u64(3) + u64(1700000000000) + u64(1700000001000) + u8(1))
+    texts = [
+        "any", "proto tcp and dst port 443", "src net 10.0.0.0/8 and bytes > 1M",
+        "not (proto udp or proto icmp)", "host 2001:db8::1 or net 2001:db8::/32",
+        "octetDeltaCount >= 1000", "flowEndReason = idleTimeout", "flags SA",
+        "packets < 10 && !(dst port 53) || src port >= 1024", "in if 3 and out if 4",
+        "flowStartMilliseconds > 2023-11-14T22:13:20Z", "sourceTransportPort != 80",
+        "proto 6 and tos 0 and ipv4", "((((proto tcp))))", "dst host", "port > ",
+    ]
+    return {"filter_%02d" % i: t.encode() + b"\0" + record for i, t in enumerate(texts)}
+
+
 TARGETS = {
     "fuzz_message_reader": message_reader_seeds,
     "fuzz_file_reader": file_reader_seeds,
     "fuzz_structured": structured_seeds,
+    "fuzz_packet_parse": packet_parse_seeds,
+    "fuzz_query_filter": query_filter_seeds,
 }
 MAX_SEED = 4096
 

@@ -364,7 +364,11 @@ bool ipfix_query_matcher_match(ipfix_query_matcher *m, const ipfix_record *r) {
     if (m->any) return true;
     const program *pg = qcache_get(&m->cache, r->tmpl);
     if (!pg) return false;
-    if (!pg->variable) return eval(pg, pg->root, r, NULL);
+    if (!pg->variable) {
+        /* the reader never yields a short record, but the API promises it */
+        if (r->length < r->tmpl->min_record_length) return false;
+        return eval(pg, pg->root, r, NULL);
+    }
     if (pg->field_count > m->view_capacity) {
         ipfix_field_view *v = realloc(m->views, pg->field_count * sizeof *v);
         if (!v) return false;

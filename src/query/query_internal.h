@@ -115,10 +115,13 @@ static inline bool q_time_ns(uint8_t type, const uint8_t *p, uint16_t length, in
         if (length != 4) return false;
         *ns = (int64_t)ipfix_get_u32(p) * 1000000000;
         return true;
-    case IPFIX_TYPE_DATE_TIME_MILLISECONDS:
+    case IPFIX_TYPE_DATE_TIME_MILLISECONDS: {
         if (length != 8) return false;
-        *ns = (int64_t)ipfix_get_u64(p) * 1000000;
+        uint64_t ms = ipfix_get_u64(p);
+        /* past year 2262 the nanosecond count saturates (never overflows) */
+        *ns = ms > (uint64_t)INT64_MAX / 1000000 ? INT64_MAX : (int64_t)ms * 1000000;
         return true;
+    }
     case IPFIX_TYPE_DATE_TIME_MICROSECONDS:
     case IPFIX_TYPE_DATE_TIME_NANOSECONDS: {
         if (length != 8) return false;
