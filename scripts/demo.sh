@@ -38,12 +38,12 @@ echo "== stored files"
 find "$out/flows" -name '*.ipfix' | sort
 file=$(find "$out/flows" -name '*.ipfix' | sort | head -1)
 echo "== ipfix dump (first records of $file)"
-"$ipfix" dump "$file" | grep '^record' | head -n 3
+{ "$ipfix" dump "$file" | grep -m 3 '^record'; } || true  # grep stops dump early (SIGPIPE)
 echo "== ipfix dump --count"
 "$ipfix" dump --count "$file"
-if "$ipfix" help 2>&1 | grep -q '^ *query'; then
-  echo "== ipfix query: top 10 source addresses by bytes"
-  "$ipfix" query --group-by sourceIPv4Address --top 10 --order bytes "$out/flows"
-  echo "== ipfix query: TCP flows to port 443, totals"
-  "$ipfix" query --group-by protocolIdentifier "$out/flows" 'proto tcp and dst port 443'
-fi
+echo "== ipfix query: top 10 source addresses by bytes"
+"$ipfix" query --group-by srcip --top 10 --order bytes "$out/flows"
+echo "== ipfix query: TCP flows to port 443, totals"
+"$ipfix" query --totals "$out/flows" 'proto tcp and dst port 443'
+echo "== ipfix query: bytes per 10 s"
+"$ipfix" query --interval 10s --totals "$out/flows"
