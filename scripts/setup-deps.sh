@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config python3
-  libcmocka-dev libpcap-dev libssl-dev
+  libcmocka-dev libpcap-dev libssl-dev openssl   # openssl: test certificates
   clang libclang-rt-dev                 # libFuzzer + sanitizers
   tshark libfixbuf-tools nfdump softflowd   # interop peers (tests and benchmarks)
   tcpdump time

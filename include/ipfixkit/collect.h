@@ -1,6 +1,6 @@
 /*
  * collect.h — the Collecting Process (RFC 7011 §10, RFC 5470 §4): receives
- * IPFIX Messages on UDP and TCP listeners, keeps one ipfix_session per
+ * IPFIX Messages on UDP, TCP and TLS listeners, keeps one ipfix_session per
  * Transport Session (UDP: per exporter address, port and listener; TCP: per
  * connection), stores the messages into rotated IPFIX Files (RFC 5655) and/or
  * renders their records as JSON Lines, and keeps per-exporter statistics.
@@ -12,6 +12,16 @@
  * output file and its own JSON buffer; nothing is shared on the hot path.
  * The control functions (rotate, stats, stop) may be called from any one
  * other thread (normally the CLI's main thread, which handles signals).
+ *
+ * TLS (tls:// listeners, RFC 7011 §11, RFC 5153 §8.3): TCP with a TLS
+ * session on each connection; the handshake runs inside the worker's event
+ * loop (non-blocking) and must complete within 10 s. config.tls gives the
+ * certificate, key and CA file; every exporter must present a certificate
+ * that chains to the CA and, when peer names are given, matches one of them
+ * (tls.h; without names any certificate of the CA is accepted, RFC 5153
+ * §8.2). A refused or failed handshake is logged (warning: the exporter's
+ * address and why), counted per listener (tls_failures) and closed; it does
+ * not become a session. After the handshake the stream is IPFIX over TCP.
  *
  * Nothing here prints: log lines go to config.log (called from worker
  * threads; each call is one complete line without '\n').
@@ -30,6 +40,7 @@
 
 #include "error.h"
 #include "infomodel.h"
+#include "tls.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -59,7 +70,7 @@ ipfix_status ipfix_prefix_parse(const char *text, ipfix_prefix *out, ipfix_error
 bool ipfix_prefix_match(const ipfix_prefix *prefix, uint8_t family, const uint8_t *bytes);
 
 typedef struct ipfix_collector_config {
-    const char *listen[IPFIX_COLLECT_MAX_LISTENERS]; /* URIs (uri.h): udp:// or tcp:// */
+    const char *listen[IPFIX_COLLECT_MAX_LISTENERS]; /* URIs (uri.h): udp://, tcp://, tls:// */
     unsigned listen_count;
     const char *store_dir;        /* NULL: no storage */
     unsigned rotate_seconds;      /* file rotation period; default 300 */
@@ -76,6 +87,7 @@ typedef struct ipfix_collector_config {
     ipfix_prefix allow[IPFIX_COLLECT_MAX_PREFIXES];
     unsigned allow_count;         /* 0: accept every exporter */
     const ipfix_infomodel *model; /* required */
+    ipfix_tls_config tls;         /* tls:// listeners: cert, key and ca required */
     ipfix_log_fn log;             /* NULL: silent */
     void *log_context;
 } ipfix_collector_config;
@@ -119,6 +131,7 @@ typedef struct ipfix_collector_totals {
     uint64_t stored_bytes;
     uint64_t files;             /* files completed */
     uint64_t store_errors;      /* messages that could not be stored (I/O errors) */
+    uint64_t tls_failures;      /* TLS handshakes refused or failed (tls:// listeners) */
 } ipfix_collector_totals;
 
 void ipfix_collector_totals_get(ipfix_collector *collector, ipfix_collector_totals *totals);

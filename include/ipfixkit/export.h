@@ -30,6 +30,13 @@
  * on every connection; when the Collector is down, messages wait in a
  * bounded queue (oldest dropped and counted as not sent when full) and the
  * connection is retried with exponential backoff (1 s doubling to 60 s).
+ * TLS (tls:// endpoints, RFC 7011 §11) is TCP with a TLS session on each
+ * connection: config.tls gives the certificate, key, CA file and peer
+ * names (tls.h: the Collector's certificate must match one of them, or the
+ * URI's host when none is given); a refused handshake is a failed
+ * connection attempt (backoff, queue). Connection state changes of TCP and
+ * TLS collectors (connected, attempt failed and why, connection lost) go to
+ * config.log, one line each.
  *
  * Ownership: ipfix_exporter is an opaque handle owned by the caller
  * (ipfix_exporter_new, freed by ipfix_exporter_close). The information model
@@ -45,6 +52,7 @@
 #include "error.h"
 #include "infomodel.h"
 #include "meter.h"
+#include "tls.h"
 #include "uri.h"
 
 #ifdef __cplusplus
@@ -105,6 +113,9 @@ typedef struct ipfix_exporter_config {
     size_t tcp_queue_bytes;           /* TCP queue while down: default 4 MiB */
     ipfix_packet_selector sampling;   /* the Selector in use (algorithm NONE: no sampling) */
     uint64_t selector_id;             /* selectorId of that Selector (default 1) */
+    ipfix_tls_config tls;             /* tls:// collectors (cert, key and ca required) */
+    void (*log)(void *context, const char *line); /* collector link state; NULL: silent */
+    void *log_context;
 } ipfix_exporter_config;
 
 void ipfix_exporter_config_init(ipfix_exporter_config *config);
@@ -114,8 +125,10 @@ typedef struct ipfix_exporter ipfix_exporter;
 ipfix_status ipfix_exporter_new(const ipfix_exporter_config *config, ipfix_exporter **out,
                                 ipfix_error *err);
 
-/* Destinations: an IPFIX File at `path`, or a Collector (udp:// or tcp://).
- * A TCP Collector that is down at start is retried in the background. */
+/* Destinations: an IPFIX File at `path`, or a Collector (udp://, tcp:// or
+ * tls://). A TCP/TLS Collector that is down (or refuses the TLS handshake)
+ * at start is retried in the background. Errors: bad TLS files (err->detail
+ * names the file), tls:// without config.tls.cert/key/ca. */
 ipfix_status ipfix_exporter_add_file(ipfix_exporter *exporter, const char *path,
                                      ipfix_error *err);
 ipfix_status ipfix_exporter_add_collector(ipfix_exporter *exporter,

@@ -7,6 +7,9 @@
  *   SIGINT/SIGTERM  stop accepting, drain the sockets, close the files, exit 0
  *   SIGHUP          close the current files now (rotation)
  *   SIGUSR1         write the statistics (to --stats FILE, else stderr)
+ * TLS listeners (tls://, RFC 7011 §11) take --cert/--key/--ca and optional
+ * --peer-name (the exporters' certificates must match one of the names;
+ * without, any certificate of the CA is accepted: RFC 5153 §8.2).
  * Statistics are also written every --stats-interval seconds (with --stats)
  * and printed to stderr at exit. Exit status 0, or 1 when messages could
  * not be stored (I/O errors, logged).
@@ -38,10 +41,11 @@ typedef struct collect_options {
 static void usage(FILE *out) {
     fprintf(out,
             "usage: ipfix collect --listen URI... [-w DIR] [--json [FILE]] [options]\n\n"
-            "Receive IPFIX (RFC 7011) over UDP and TCP, store it in rotated IPFIX files\n"
+            "Receive IPFIX (RFC 7011) over UDP, TCP and TLS, store it in rotated IPFIX files\n"
             "(RFC 5655) and/or print records as JSON Lines.\n\n"
-            "  -l, --listen URI       udp://HOST:PORT or tcp://HOST:PORT (repeatable; IPv6 as\n"
-            "                         udp://[::]:4739; default udp://[::]:4739 and tcp://[::]:4739)\n"
+            "  -l, --listen URI       udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT\n"
+            "                         (repeatable; IPv6 as udp://[::]:4739; default\n"
+            "                         udp://[::]:4739 and tcp://[::]:4739; tls default port 4740)\n"
             "  -w, --store DIR        write files DIR/YYYY/MM/DD/ipfix-YYYYMMDDHHMMSS-wN.ipfix\n"
             "      --per-exporter     one directory per exporter address instead:\n"
             "                         DIR/ADDRESS/YYYY/MM/DD/ipfix-YYYYMMDDHHMMSS-udpPORT.ipfix\n"
@@ -59,6 +63,13 @@ static void usage(FILE *out) {
             "                         (default 1M)\n"
             "      --max-memory BYTES approximate memory for sessions (K/M/G suffixes)\n"
             "      --rcvbuf BYTES     UDP socket receive buffer (default 32M)\n"
+            "      --cert FILE        tls://: our certificate (PEM; chain may follow)\n"
+            "      --key FILE         tls://: its private key (PEM)\n"
+            "      --ca FILE          tls://: CA certificate(s) exporters' certificates must\n"
+            "                         chain to (a certificate is required from every exporter)\n"
+            "      --peer-name NAME   tls://: accept only exporters whose certificate carries\n"
+            "                         NAME (DNS or IP, in subjectAltName or CN; repeatable;\n"
+            "                         default: any certificate issued by the CA)\n"
             "      --daemon           run in the background (logs go to syslog)\n"
             "      --pidfile FILE     write the process ID to FILE\n"
             "  -v, --verbose          log sessions and informational events\n\n"
@@ -162,6 +173,18 @@ static int parse_args(int argc, char **argv, collect_options *o) {
             bad = !v || !parse_size(argv[++i], &c->max_memory);
         } else if (!strcmp(a, "--rcvbuf")) {
             bad = !v || !parse_size(argv[++i], &c->udp_rcvbuf);
+        } else if (!strcmp(a, "--cert")) {
+            if (!v) bad = true;
+            else c->tls.cert = argv[++i];
+        } else if (!strcmp(a, "--key")) {
+            if (!v) bad = true;
+            else c->tls.key = argv[++i];
+        } else if (!strcmp(a, "--ca")) {
+            if (!v) bad = true;
+            else c->tls.ca = argv[++i];
+        } else if (!strcmp(a, "--peer-name")) {
+            if (!v || !v[0] || c->tls.peer_name_count >= IPFIX_TLS_MAX_PEER_NAMES) bad = true;
+            else c->tls.peer_names[c->tls.peer_name_count++] = argv[++i];
         } else if (!strcmp(a, "--daemon")) {
             o->daemon = true;
         } else if (!strcmp(a, "--pidfile")) {
@@ -182,6 +205,14 @@ static int parse_args(int argc, char **argv, collect_options *o) {
     if (c->listen_count == 0) {
         c->listen[c->listen_count++] = "udp://[::]:4739";
         c->listen[c->listen_count++] = "tcp://[::]:4739";
+    }
+    for (unsigned i = 0; i < c->listen_count; i++) {
+        if (strncmp(c->listen[i], "tls://", 6) != 0) continue;
+        if (!c->tls.cert || !c->tls.key || !c->tls.ca) {
+            fprintf(stderr, "ipfix collect: %s: TLS needs --cert FILE, --key FILE and --ca FILE "
+                            "(RFC 7011 §11.3: mutual authentication)\n", c->listen[i]);
+            return IPFIX_EXIT_USAGE;
+        }
     }
     if (c->per_exporter_dirs && !c->store_dir) {
         fprintf(stderr, "ipfix collect: --per-exporter needs -w DIR\n");

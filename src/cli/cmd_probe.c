@@ -4,7 +4,10 @@
  * file (-r, packet timestamps drive all timeouts, so a trace replays
  * deterministically and as fast as the machine allows) or a live interface
  * (-i, libpcap), meters them into Flows (src/meter) and exports the Flows to
- * Collectors over UDP/TCP and/or an IPFIX File (src/export).
+ * Collectors over UDP/TCP/TLS and/or an IPFIX File (src/export). TLS
+ * collectors (tls://, RFC 7011 §11) take --cert/--key/--ca/--peer-name;
+ * connection state changes of TCP/TLS collectors (connected, refused and
+ * why, lost) are printed on stderr as they happen.
  *
  * Threads. A file is metered by one worker in the main thread. A live
  * interface can be spread over `--threads N` workers: each opens its own
@@ -134,7 +137,8 @@ static void usage(FILE *out) {
         "                           ring and flow cache, flows spread by PACKET_FANOUT hash\n"
         "                           (default 1; the -m budget is shared out)\n"
         "export:\n"
-        "  -e, --export URI         collector udp://host:port or tcp://host:port (repeatable)\n"
+        "  -e, --export URI         collector udp://host:port, tcp://host:port or\n"
+        "                           tls://host:port (default port 4740) (repeatable)\n"
         "  -w, --write FILE         IPFIX file (RFC 5655); '-' for stdout\n"
         "      --odid N             observation domain ID (default 0)\n"
         "      --observation-point-id N, --exporting-process-id N, --metering-process-id N\n"
@@ -145,6 +149,13 @@ static void usage(FILE *out) {
         "      --template-refresh-messages N  ... and message count (default 100)\n"
         "      --time-unit U        ms (default), us or ns flow timestamps\n"
         "      --stats-interval S   statistics options records every S s (default 60; 0 end only)\n"
+        "TLS (tls:// collectors, RFC 7011 §11; mutual X.509 authentication):\n"
+        "      --cert FILE          our certificate (PEM; chain may follow)\n"
+        "      --key FILE           its private key (PEM)\n"
+        "      --ca FILE            CA certificate(s) the collector's certificate must chain to\n"
+        "      --peer-name NAME     name (DNS or IP) the collector's certificate must carry,\n"
+        "                           in subjectAltName or CN (repeatable; default: the host\n"
+        "                           of the tls:// URI)\n"
         "flow definition and cache:\n"
         "      --keys LIST          key fields, e.g. sourceIPv4Address/24,destinationIPv4Address\n"
         "                           (default: 5-tuple + ipVersion + ingressInterface)\n"
@@ -176,7 +187,7 @@ enum {
     OPT_SNAPLEN = 256, OPT_NO_PROMISC, OPT_ODID, OPT_OBS_POINT, OPT_EXP_PROCESS, OPT_MET_PROCESS,
     OPT_INGRESS, OPT_MAX_MESSAGE, OPT_REFRESH, OPT_REFRESH_MSGS, OPT_TIME_UNIT, OPT_STATS,
     OPT_KEYS, OPT_FIELDS, OPT_IDLE, OPT_ACTIVE, OPT_FIN, OPT_PROGRESS, OPT_NO_PROGRESS,
-    OPT_SAMPLE_SEED, OPT_THREADS
+    OPT_SAMPLE_SEED, OPT_THREADS, OPT_CERT, OPT_KEY, OPT_CA, OPT_PEER_NAME
 };
 
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out) {
@@ -236,6 +247,10 @@ static int parse_options(int argc, char **argv, probe_options *o) {
         {"fin-timeout", required_argument, 0, OPT_FIN},
         {"progress", no_argument, 0, OPT_PROGRESS},
         {"no-progress", no_argument, 0, OPT_NO_PROGRESS},
+        {"cert", required_argument, 0, OPT_CERT},
+        {"key", required_argument, 0, OPT_KEY},
+        {"ca", required_argument, 0, OPT_CA},
+        {"peer-name", required_argument, 0, OPT_PEER_NAME},
         {0, 0, 0, 0}};
     uint64_t v = 0;
     int c;
@@ -284,6 +299,17 @@ static int parse_options(int argc, char **argv, probe_options *o) {
         case OPT_FIN: ok = parse_seconds(optarg, &o->fin_s); break;
         case OPT_PROGRESS: o->progress = 1; break;
         case OPT_NO_PROGRESS: o->progress = 0; break;
+        case OPT_CERT: o->export.tls.cert = optarg; break;
+        case OPT_KEY: o->export.tls.key = optarg; break;
+        case OPT_CA: o->export.tls.ca = optarg; break;
+        case OPT_PEER_NAME:
+            if (o->export.tls.peer_name_count == IPFIX_TLS_MAX_PEER_NAMES) {
+                fprintf(stderr, "ipfix probe: at most %u --peer-name\n", IPFIX_TLS_MAX_PEER_NAMES);
+                return IPFIX_EXIT_USAGE;
+            }
+            ok = optarg[0] != '\0';
+            o->export.tls.peer_names[o->export.tls.peer_name_count++] = optarg;
+            break;
         default: usage(stderr); return IPFIX_EXIT_USAGE;
         }
         if (!ok) {
@@ -299,6 +325,14 @@ static int parse_options(int argc, char **argv, probe_options *o) {
         fprintf(stderr, "ipfix probe: give exactly one of -r FILE or -i IFACE\n\n");
         usage(stderr);
         return IPFIX_EXIT_USAGE;
+    }
+    for (unsigned i = 0; i < o->collector_count; i++) {
+        if (strncmp(o->collectors[i], "tls://", 6) != 0) continue;
+        if (!o->export.tls.cert || !o->export.tls.key || !o->export.tls.ca) {
+            fprintf(stderr, "ipfix probe: %s: TLS needs --cert FILE, --key FILE and --ca FILE "
+                            "(RFC 7011 §11.3: mutual authentication)\n", o->collectors[i]);
+            return IPFIX_EXIT_USAGE;
+        }
     }
     if (!o->write_file && o->collector_count == 0) {
         fprintf(stderr, "ipfix probe: give -e URI and/or -w FILE\n\n");
@@ -555,10 +589,17 @@ static ipfix_status open_source(probe_worker *w) {
     return IPFIX_OK;
 }
 
+/* Collector link state changes (connected, refused and why, lost). */
+static void export_log(void *context, const char *line) {
+    (void)context;
+    fprintf(stderr, "ipfix probe: %s\n", line);
+}
+
 static ipfix_status open_exporter(probe *p, const ipfix_infomodel *model) {
     ipfix_error err;
     ipfix_error_clear(&err);
     p->opt.export.model = model;
+    p->opt.export.log = export_log;
     ipfix_status st = ipfix_exporter_new(&p->opt.export, &p->exporter, &err);
     if (st != IPFIX_OK) {
         fprintf(stderr, "ipfix probe: exporter: %s (%s)\n", ipfix_status_string(st), err.detail);

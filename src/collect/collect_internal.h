@@ -17,6 +17,7 @@
 #include "ipfixkit/collect.h"
 #include "ipfixkit/render.h"
 #include "ipfixkit/session.h"
+#include "ipfixkit/tls.h"
 #include "transport/listener.h"
 
 #define COLLECT_TCP_BUFFER (256u << 10)
@@ -25,6 +26,7 @@
 #define COLLECT_MAX_SKIPS 64u
 #define COLLECT_RETIRED_MAX 1024u        /* closed sessions listed one by one, per worker */
 #define COLLECT_UDP_IDLE_SECONDS 1800    /* UDP session ends after this silence (RFC 7011 §8.4 lifetime) */
+#define COLLECT_TLS_HANDSHAKE_SECONDS 10 /* a TLS handshake not done by then is dropped */
 
 typedef enum collect_source_kind {
     COLLECT_SOURCE_UDP = 1,
@@ -67,6 +69,10 @@ typedef struct collect_exporter {
     collect_store *store;           /* per-exporter directories: its own files, else NULL */
     uint64_t header_errors;         /* messages rejected at the header */
     uint64_t malformed_messages;    /* messages with at least one error */
+    ipfix_tls_conn *tls;            /* TLS listeners: the TLS session (NULL otherwise) */
+    bool tls_ready;                 /* handshake done and peer verified */
+    bool tls_backlog;               /* decrypted bytes wait inside OpenSSL (no EPOLLIN) */
+    time_t tls_deadline;            /* handshake must be done by then */
     uint8_t *rx;                    /* TCP receive buffer */
     size_t rx_length;
     time_t log_second;
@@ -78,6 +84,7 @@ typedef struct collect_exporter {
 
 typedef struct collect_listener {
     ipfix_transport transport;
+    bool tls;                       /* tls://: TCP with a TLS session per connection */
     char uri[300];
     struct sockaddr_storage addr;
     socklen_t addr_length;
@@ -95,6 +102,11 @@ typedef struct collect_worker {
     collect_source sockets[IPFIX_COLLECT_MAX_LISTENERS];
     uint32_t socket_drops[IPFIX_COLLECT_MAX_LISTENERS];
     uint64_t rejected[IPFIX_COLLECT_MAX_LISTENERS];
+    uint64_t tls_failures[IPFIX_COLLECT_MAX_LISTENERS];
+    unsigned tls_backlog;           /* exporters with tls_backlog set */
+    time_t tls_log_second;          /* TLS failure log lines: COLLECT_LOG_BURST per second */
+    unsigned tls_log_count;
+    uint64_t tls_log_suppressed;
     ipfix_udp_batch batch;
     collect_store *store;           /* the worker's files (NULL with per-exporter dirs) */
     collect_store_stats closed_stores; /* counters of per-exporter stores already closed */
@@ -134,6 +146,7 @@ struct ipfix_collector {
     atomic_uint_fast64_t memory;       /* approximate bytes held by sessions */
     pthread_mutex_t json_lock;
     collect_store_closer *closer;      /* completes rotated files (with store_dir) */
+    ipfix_tls_context *tls;            /* server context of the tls:// listeners */
     bool stopped;
 };
 

@@ -11,6 +11,18 @@
  * (§10.4.3); a header that cannot start a message ends the connection
  * (§10.4.2.2: the Collecting Process SHOULD reset the connection).
  *
+ * TLS listeners (RFC 7011 §11, RFC 5153 §8.3): an accepted connection first
+ * runs the server handshake, non-blocking, driven by the epoll loop (the
+ * socket is watched for EPOLLIN or EPOLLOUT as the handshake asks). Once
+ * the peer is verified the exporter is a TCP session read through SSL_read
+ * into the same framing (tcp_frame). SSL_read may leave decrypted bytes
+ * inside OpenSSL that no EPOLLIN will announce: such sessions are marked
+ * (tls_backlog) and read again after the events, with a zero epoll timeout
+ * while any is marked. A handshake that fails, is refused or does not
+ * complete within COLLECT_TLS_HANDSHAKE_SECONDS is logged (warning, with the
+ * address and the reason), counted in the listener's tls_failures and
+ * closed; it never becomes a session in the report.
+ *
  * Stop (ipfix_collector_stop): the workers close their TCP listening
  * sockets (no new connections), read every socket until nothing is left
  * (UDP queues and TCP receive buffers: everything TCP has acknowledged is
@@ -18,6 +30,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,10 +115,20 @@ static ipfix_status parse_listeners(ipfix_collector *c, ipfix_error *err) {
         collect_listener *l = &c->listeners[c->listener_count];
         if (ep.scheme == IPFIX_SCHEME_UDP) l->transport = IPFIX_TRANSPORT_UDP;
         else if (ep.scheme == IPFIX_SCHEME_TCP) l->transport = IPFIX_TRANSPORT_TCP;
+        else if (ep.scheme == IPFIX_SCHEME_TLS) l->transport = IPFIX_TRANSPORT_TCP, l->tls = true;
         else
             return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "listener",
-                                   "%.200s: only udp:// and tcp:// are supported",
+                                   "%.200s: only udp://, tcp:// and tls:// are supported",
                                    c->config.listen[i]);
+        if (l->tls && !c->tls) {
+            const ipfix_tls_config *t = &c->config.tls;
+            if (!t->cert || !t->key || !t->ca)
+                return ipfix_error_set(err, IPFIX_ERR_INVALID_ARG, 0, "RFC 7011 §11.3",
+                                       "%.60s: tls:// needs a certificate, its key and a CA file",
+                                       c->config.listen[i]);
+            st = ipfix_tls_context_new(t, true, &c->tls, err);
+            if (st != IPFIX_OK) return st;
+        }
         st = ipfix_endpoint_resolve(&ep, true, &l->addr, &l->addr_length, err);
         if (st != IPFIX_OK) return st;
         ipfix_endpoint_format(&ep, l->uri, sizeof l->uri);
@@ -237,11 +260,12 @@ static bool admit(collect_worker *w, const struct sockaddr_storage *addr, unsign
     return false;
 }
 
-static void session_opened(collect_worker *w, collect_exporter *e, size_t memory) {
+static void session_opened(collect_worker *w, collect_exporter *e, size_t memory, bool log) {
     atomic_fetch_add(&w->collector->sessions, 1);
     atomic_fetch_add(&w->collector->memory, memory);
-    collect_log(w, IPFIX_LOG_INFO, "%s: new session via %s (worker %u)", e->name,
-                w->collector->listeners[e->source.listener].uri, w->index);
+    if (log)
+        collect_log(w, IPFIX_LOG_INFO, "%s: new session via %s (worker %u)", e->name,
+                    w->collector->listeners[e->source.listener].uri, w->index);
 }
 
 static collect_exporter *udp_exporter(collect_worker *w, const struct sockaddr_storage *from,
@@ -257,7 +281,7 @@ static collect_exporter *udp_exporter(collect_worker *w, const struct sockaddr_s
     }
     e->hash_next = w->table[slot];
     w->table[slot] = e;
-    session_opened(w, e, COLLECT_SESSION_MEMORY);
+    session_opened(w, e, COLLECT_SESSION_MEMORY, true);
     return e;
 }
 
@@ -342,15 +366,108 @@ static int udp_read(collect_worker *w, collect_source *s) {
 
 /* ------------------------------------------------------------ TCP */
 
-static void tcp_close(collect_worker *w, collect_exporter *e, const char *why) {
+static void tls_backlog_set(collect_worker *w, collect_exporter *e, bool on) {
+    if (e->tls_backlog == on) return;
+    e->tls_backlog = on;
+    if (on) w->tls_backlog++;
+    else w->tls_backlog--;
+}
+
+static void tcp_close(collect_worker *w, collect_exporter *e, const char *reason) {
     if (e->source.fd < 0) return;
+    char why[400]; /* `reason` may be the TLS connection's, freed below */
+    snprintf(why, sizeof why, "%s", reason);
     epoll_ctl(w->epfd, EPOLL_CTL_DEL, e->source.fd, NULL);
+    if (e->tls) {
+        ipfix_tls_conn_shutdown(e->tls); /* close_notify */
+        ipfix_tls_conn_free(e->tls);
+        e->tls = NULL;
+        tls_backlog_set(w, e, false);
+    }
     close(e->source.fd);
     e->source.fd = -1;
     collect_log(w, IPFIX_LOG_INFO, "%s: session closed: %s", e->name, why);
     collect_exporter_retire(w, e);
     atomic_fetch_sub(&w->collector->sessions, 1);
     atomic_fetch_sub(&w->collector->memory, COLLECT_SESSION_MEMORY + COLLECT_TCP_BUFFER);
+}
+
+/* TLS failures: COLLECT_LOG_BURST lines per second per worker. */
+static void tls_log(collect_worker *w, const char *format, ...) __attribute__((format(printf, 2, 3)));
+static void tls_log(collect_worker *w, const char *format, ...) {
+    time_t now = time(NULL);
+    if (now != w->tls_log_second) {
+        w->tls_log_second = now;
+        w->tls_log_count = 0;
+    }
+    if (w->tls_log_count >= COLLECT_LOG_BURST) {
+        w->tls_log_suppressed++;
+        return;
+    }
+    w->tls_log_count++;
+    char text[480];
+    va_list ap;
+    va_start(ap, format);
+    vsnprintf(text, sizeof text, format, ap);
+    va_end(ap);
+    if (w->tls_log_suppressed) {
+        collect_log(w, IPFIX_LOG_WARNING, "%s (%llu similar lines suppressed)", text,
+                    (unsigned long long)w->tls_log_suppressed);
+        w->tls_log_suppressed = 0;
+    } else {
+        collect_log(w, IPFIX_LOG_WARNING, "%s", text);
+    }
+}
+
+/* A TLS connection whose handshake failed, was refused or timed out: logged,
+ * counted, closed and forgotten (it never was a session). Frees `e`. */
+static void tls_refuse(collect_worker *w, collect_exporter *e, const char *why) {
+    unsigned listener = e->source.listener;
+    w->tls_failures[listener]++;
+    tls_log(w, "%s: TLS handshake failed, connection refused: %s (listener %s)", e->name, why,
+            w->collector->listeners[listener].uri);
+    epoll_ctl(w->epfd, EPOLL_CTL_DEL, e->source.fd, NULL);
+    close(e->source.fd);
+    e->source.fd = -1;
+    for (collect_exporter **pp = &w->exporters; *pp; pp = &(*pp)->next) {
+        if (*pp == e) {
+            *pp = e->next;
+            break;
+        }
+    }
+    w->sessions_total--;
+    atomic_fetch_sub(&w->collector->sessions, 1);
+    atomic_fetch_sub(&w->collector->memory, COLLECT_SESSION_MEMORY + COLLECT_TCP_BUFFER);
+    collect_exporter_free(e); /* frees the TLS connection */
+}
+
+/* Advance the server handshake: 1 done (peer verified), 0 waiting (epoll
+ * set for the direction it needs), -1 refused (`e` freed). */
+static int tls_step(collect_worker *w, collect_exporter *e) {
+    ipfix_tls_result r = ipfix_tls_conn_handshake(e->tls);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = &e->source};
+    switch (r) {
+    case IPFIX_TLS_OK: {
+        e->tls_ready = true;
+        epoll_ctl(w->epfd, EPOLL_CTL_MOD, e->source.fd, &ev);
+        char d[260];
+        ipfix_tls_conn_describe(e->tls, d, sizeof d);
+        collect_log(w, IPFIX_LOG_INFO, "%s: new session via %s (worker %u; %s)", e->name,
+                    w->collector->listeners[e->source.listener].uri, w->index, d);
+        return 1;
+    }
+    case IPFIX_TLS_WANT_READ:
+    case IPFIX_TLS_WANT_WRITE:
+        if (r == IPFIX_TLS_WANT_WRITE) ev.events = EPOLLOUT | EPOLLRDHUP;
+        epoll_ctl(w->epfd, EPOLL_CTL_MOD, e->source.fd, &ev);
+        return 0;
+    default: {
+        char why[400];
+        snprintf(why, sizeof why, "%s", ipfix_tls_conn_error(e->tls));
+        tls_refuse(w, e, why[0] ? why : "connection closed");
+        return -1;
+    }
+    }
 }
 
 static void tcp_accept(collect_worker *w, collect_source *s) {
@@ -375,9 +492,22 @@ static void tcp_accept(collect_worker *w, collect_source *s) {
         }
         e->source.kind = COLLECT_SOURCE_TCP_CONN;
         e->source.fd = fd;
+        bool tls = w->collector->listeners[s->listener].tls;
+        if (tls) {
+            ipfix_error err;
+            ipfix_error_clear(&err);
+            snprintf(e->name, sizeof e->name, "tls %s", e->origin);
+            e->tls_deadline = time(NULL) + COLLECT_TLS_HANDSHAKE_SECONDS;
+            if (ipfix_tls_conn_new(w->collector->tls, fd, NULL, &e->tls, &err) != IPFIX_OK) {
+                collect_log(w, IPFIX_LOG_ERROR, "%s: %s", e->name, err.detail);
+                e->tls = NULL;
+            }
+        }
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = &e->source};
         epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
-        session_opened(w, e, memory);
+        session_opened(w, e, memory, !tls);
+        if (tls && !e->tls) tls_refuse(w, e, "out of memory");
+        else if (tls) tls_step(w, e); /* the ClientHello may be there already */
     }
 }
 
@@ -415,13 +545,42 @@ static bool tcp_frame(collect_worker *w, collect_exporter *e, const struct times
     return ok;
 }
 
-/* Read what the connection has (bounded); returns bytes read. */
+/* One SSL_read into the receive buffer: like read(2): bytes, 0 at the end
+ * of the session (closed), -1 with errno EAGAIN (nothing yet) or EPROTO
+ * (*why says what went wrong). */
+static ssize_t tls_read(collect_exporter *e, const char **why) {
+    size_t got = 0;
+    size_t space = COLLECT_TCP_BUFFER - e->rx_length;
+    if (space == 0) {
+        errno = EAGAIN;
+        return -1;
+    }
+    switch (ipfix_tls_conn_read(e->tls, e->rx + e->rx_length, space, &got)) {
+    case IPFIX_TLS_OK: return (ssize_t)got;
+    case IPFIX_TLS_WANT_READ:
+    case IPFIX_TLS_WANT_WRITE: errno = EAGAIN; return -1;
+    case IPFIX_TLS_CLOSED: *why = ipfix_tls_conn_error(e->tls); return 0;
+    default: *why = ipfix_tls_conn_error(e->tls); errno = EPROTO; return -1;
+    }
+}
+
+/* Read what the connection has (bounded); returns bytes read. A TLS
+ * connection still in its handshake advances the handshake instead (and
+ * may be freed: callers do not touch `e` after a handshake step). */
 static size_t tcp_read(collect_worker *w, collect_exporter *e, int max_reads) {
     size_t total = 0;
+    if (e->tls && !e->tls_ready && tls_step(w, e) != 1) return 0;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     for (int i = 0; i < max_reads && e->source.fd >= 0; i++) {
-        ssize_t n = read(e->source.fd, e->rx + e->rx_length, COLLECT_TCP_BUFFER - e->rx_length);
+        const char *why = NULL;
+        ssize_t n = e->tls ? tls_read(e, &why)
+                           : read(e->source.fd, e->rx + e->rx_length, COLLECT_TCP_BUFFER - e->rx_length);
+        if (n < 0 && why) {
+            collect_exporter_log(w, e, IPFIX_LOG_WARNING, "TLS session failed: %s", why);
+            tcp_close(w, e, why);
+            break;
+        }
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK) tcp_close(w, e, strerror(errno));
@@ -432,7 +591,7 @@ static size_t tcp_read(collect_worker *w, collect_exporter *e, int max_reads) {
                 collect_exporter_log(w, e, IPFIX_LOG_WARNING,
                                      "connection closed inside a message (%zu bytes left)",
                                      e->rx_length);
-            tcp_close(w, e, "closed by the exporter");
+            tcp_close(w, e, why && why[0] ? why : "closed by the exporter");
             break;
         }
         total += (size_t)n;
@@ -442,6 +601,7 @@ static size_t tcp_read(collect_worker *w, collect_exporter *e, int max_reads) {
             break;
         }
     }
+    if (e->tls) tls_backlog_set(w, e, e->source.fd >= 0 && ipfix_tls_conn_pending(e->tls) > 0);
     return total;
 }
 
@@ -473,7 +633,17 @@ static void housekeeping(collect_worker *w) {
     w->rotate_seen = rotate;
     if (now.tv_sec != w->last_housekeeping) {
         w->last_housekeeping = now.tv_sec;
-        for (collect_exporter *e = w->exporters; e; e = e->next) {
+        for (collect_exporter *e = w->exporters, *next; e; e = next) {
+            next = e->next;
+            if (e->tls && !e->tls_ready && e->source.fd >= 0) {
+                if (now.tv_sec > e->tls_deadline) { /* 10..11 s after the accept */
+                    char why[80];
+                    snprintf(why, sizeof why, "handshake not completed within %d s",
+                             COLLECT_TLS_HANDSHAKE_SECONDS);
+                    tls_refuse(w, e, why);
+                }
+                continue;
+            }
             collect_exporter_housekeeping(w, e, now.tv_sec);
             if (e->transport == IPFIX_TRANSPORT_UDP && e->session &&
                 now.tv_sec - e->last_seen > COLLECT_UDP_IDLE_SECONDS)
@@ -504,6 +674,11 @@ static void drain(collect_worker *w) {
         close(w->sockets[i].fd);
         w->sockets[i].fd = -1;
     }
+    for (collect_exporter *e = w->exporters, *next; e; e = next) {
+        next = e->next;
+        if (e->tls && !e->tls_ready && e->source.fd >= 0)
+            tls_refuse(w, e, "collector stopping during the handshake");
+    }
     for (int round = 0; round < 100000; round++) {
         size_t got = 0;
         for (unsigned i = 0; i < c->listener_count; i++)
@@ -522,9 +697,12 @@ static void *worker_main(void *arg) {
     ipfix_collector *c = w->collector;
     struct epoll_event events[COLLECT_EPOLL_EVENTS];
     while (!atomic_load(&c->stop)) {
-        int n = epoll_wait(w->epfd, events, COLLECT_EPOLL_EVENTS, 200);
+        int n = epoll_wait(w->epfd, events, COLLECT_EPOLL_EVENTS, w->tls_backlog ? 0 : 200);
         pthread_mutex_lock(&w->lock);
         for (int i = 0; i < n; i++) handle(w, events[i].data.ptr);
+        if (w->tls_backlog) /* decrypted bytes inside OpenSSL: no EPOLLIN for them */
+            for (collect_exporter *e = w->exporters; e; e = e->next)
+                if (e->tls_backlog) tcp_read(w, e, COLLECT_TCP_READS_PER_EVENT);
         housekeeping(w);
         pthread_mutex_unlock(&w->lock);
     }
@@ -589,6 +767,7 @@ void ipfix_collector_free(ipfix_collector *c) {
     }
     free(c->workers);
     collect_store_closer_free(c->closer); /* after the stores: they hand it their last files */
+    ipfix_tls_context_free(c->tls);
     pthread_mutex_destroy(&c->json_lock);
     free(c);
 }

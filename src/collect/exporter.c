@@ -221,6 +221,7 @@ void collect_exporter_free(collect_exporter *e) {
         collect_store_free(e->store, &err);
     }
     ipfix_session_free(e->session);
+    ipfix_tls_conn_free(e->tls);
     free(e->retired);
     free(e->rx);
     for (size_t i = 0; i < e->domain_count; i++) collect_store_domain_release(&e->domains[i].store);

@@ -73,6 +73,7 @@ static void worker_totals(collect_worker *w, ipfix_collector_totals *t) {
     for (unsigned i = 0; i < w->collector->listener_count; i++) {
         t->socket_drops += w->socket_drops[i];
         t->rejected += w->rejected[i];
+        t->tls_failures += w->tls_failures[i];
     }
     t->sessions_total += w->sessions_total;
     add_totals(t, &w->folded);
@@ -135,6 +136,7 @@ char *ipfix_collector_report(ipfix_collector *c) {
     text t = {0};
     ipfix_collector_totals total = {0};
     uint64_t drops[IPFIX_COLLECT_MAX_LISTENERS] = {0}, rejected[IPFIX_COLLECT_MAX_LISTENERS] = {0};
+    uint64_t tls_failures[IPFIX_COLLECT_MAX_LISTENERS] = {0};
     for (unsigned i = 0; i < c->worker_count; i++) {
         collect_worker *w = &c->workers[i];
         pthread_mutex_lock(&w->lock);
@@ -154,24 +156,30 @@ char *ipfix_collector_report(ipfix_collector *c) {
         for (unsigned j = 0; j < c->listener_count; j++) {
             drops[j] += w->socket_drops[j];
             rejected[j] += w->rejected[j];
+            tls_failures[j] += w->tls_failures[j];
         }
         worker_totals(w, &total);
         pthread_mutex_unlock(&w->lock);
     }
-    for (unsigned j = 0; j < c->listener_count; j++)
-        add(&t, "listener %s: socket_drops %llu rejected %llu\n", c->listeners[j].uri,
+    for (unsigned j = 0; j < c->listener_count; j++) {
+        add(&t, "listener %s: socket_drops %llu rejected %llu", c->listeners[j].uri,
             (unsigned long long)drops[j], (unsigned long long)rejected[j]);
+        if (c->listeners[j].tls)
+            add(&t, " tls_failures %llu", (unsigned long long)tls_failures[j]);
+        add(&t, "\n");
+    }
     add(&t,
         "total: sessions %llu (ever %llu) messages %llu records %llu bytes %llu lost %llu "
         "out_of_order %llu malformed %llu missing_template_sets %llu socket_drops %llu "
-        "rejected %llu stored_messages %llu files %llu store_errors %llu\n",
+        "rejected %llu stored_messages %llu files %llu store_errors %llu tls_failures %llu\n",
         (unsigned long long)total.sessions, (unsigned long long)total.sessions_total,
         (unsigned long long)total.messages, (unsigned long long)total.records,
         (unsigned long long)total.bytes, (unsigned long long)total.lost_records,
         (unsigned long long)total.out_of_order, (unsigned long long)total.malformed,
         (unsigned long long)total.missing_template_sets, (unsigned long long)total.socket_drops,
         (unsigned long long)total.rejected, (unsigned long long)total.stored_messages,
-        (unsigned long long)total.files, (unsigned long long)total.store_errors);
+        (unsigned long long)total.files, (unsigned long long)total.store_errors,
+        (unsigned long long)total.tls_failures);
     if (t.failed) {
         free(t.data);
         return NULL;

@@ -16,6 +16,18 @@
  * Reconnection is tried on the next message or tick once the backoff has
  * passed (1 s, doubling to 60 s); after connecting the link sends the
  * templates, then the queue.
+ *
+ * TLS (RFC 7011 §11, RFC 5153 §8.3: "behave in all other aspects as if
+ * using TCP"): after the TCP connect, the client handshake on the blocking
+ * socket with receive and send timeouts of HANDSHAKE_TIMEOUT_S, the peer
+ * verified (tls.h), then with TLS 1.3 the wait for the server's verdict on
+ * our certificate (ipfix_tls_conn_confirm). Any failure there is a failed
+ * connection attempt: backoff, messages queue. Every new TLS session starts
+ * with the templates (RFC 5471 §3.6.1-3.6.3), as every TCP connection does.
+ * Sends go through SSL_write with the same send timeout as TCP.
+ *
+ * State changes are logged once each (config.log): connected, connection
+ * attempt failed (again only when the reason changes), connection lost.
  */
 #include "export/collector_link.h"
 
@@ -24,6 +36,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -37,6 +51,9 @@
 #define CONNECT_TIMEOUT_MS 1000
 #define SEND_TIMEOUT_S 5
 #define TEMPLATE_MESSAGE_MAX 65535u
+#define HANDSHAKE_TIMEOUT_S 5
+#define CONFIRM_TIMEOUT_MS 2000
+#define CLOSE_WAIT_MS 2000
 
 typedef struct queued {
     uint32_t length, records;
@@ -46,8 +63,14 @@ typedef struct queued {
 struct collector_link {
     collector_link_config config;
     ipfix_endpoint endpoint;
-    bool tcp;
+    bool tcp;                     /* a stream: TCP or TLS */
+    bool tls;
     int fd;                       /* -1: down */
+    ipfix_tls_context *tls_context;
+    ipfix_tls_conn *tls_conn;     /* the TLS session while up */
+    char uri[300];
+    bool was_up;                  /* for the state-change log */
+    char last_failure[400];       /* last connect failure reported ("" after success) */
     struct sockaddr_storage addr;
     socklen_t addr_length;
     ipfix_writer *writer;
@@ -73,12 +96,71 @@ static uint64_t monotonic_ms(void) {
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void link_down(collector_link *l) {
+static void link_log(collector_link *l, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+static void link_log(collector_link *l, const char *format, ...) {
+    if (!l->config.log) return;
+    char text[600];
+    va_list ap;
+    va_start(ap, format);
+    vsnprintf(text, sizeof text, format, ap);
+    va_end(ap);
+    char line[1000];
+    snprintf(line, sizeof line, "collector %s: %s", l->uri, text);
+    l->config.log(l->config.log_context, line);
+}
+
+/* A connection attempt failed: logged when the reason is new. */
+static void connect_failed(collector_link *l, const char *why) {
+    if (strcmp(why, l->last_failure) != 0) {
+        link_log(l, "%s connection failed: %s; retrying with backoff, records queue meanwhile",
+                 l->tls ? "TLS" : "TCP", why);
+        snprintf(l->last_failure, sizeof l->last_failure, "%s", why);
+    }
+}
+
+static void close_session(collector_link *l) {
+    ipfix_tls_conn_free(l->tls_conn);
+    l->tls_conn = NULL;
     if (l->fd >= 0) close(l->fd);
     l->fd = -1;
+}
+
+static void link_down(collector_link *l) {
+    close_session(l);
     l->backoff_ms = l->backoff_ms ? l->backoff_ms * 2 : BACKOFF_MIN_MS;
     if (l->backoff_ms > BACKOFF_MAX_MS) l->backoff_ms = BACKOFF_MAX_MS;
     l->next_attempt_ms = monotonic_ms() + l->backoff_ms;
+}
+
+/* The client handshake on the connected blocking socket (timeouts bound
+ * it); false (reason logged) when it fails or the peer is refused. */
+static bool tls_handshake(collector_link *l, int fd) {
+    struct timeval hs = {.tv_sec = HANDSHAKE_TIMEOUT_S};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &hs, sizeof hs);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &hs, sizeof hs);
+    ipfix_error err;
+    ipfix_error_clear(&err);
+    if (ipfix_tls_conn_new(l->tls_context, fd, l->endpoint.host, &l->tls_conn, &err) != IPFIX_OK) {
+        connect_failed(l, err.detail);
+        return false;
+    }
+    ipfix_tls_result r = ipfix_tls_conn_handshake(l->tls_conn);
+    if (r == IPFIX_TLS_OK) r = ipfix_tls_conn_confirm(l->tls_conn, CONFIRM_TIMEOUT_MS);
+    if (r != IPFIX_TLS_OK) {
+        char why[420];
+        if (r == IPFIX_TLS_WANT_READ || r == IPFIX_TLS_WANT_WRITE)
+            snprintf(why, sizeof why, "TLS handshake timed out after %d s", HANDSHAKE_TIMEOUT_S);
+        else
+            snprintf(why, sizeof why, "%s", ipfix_tls_conn_error(l->tls_conn));
+        connect_failed(l, why);
+        ipfix_tls_conn_free(l->tls_conn);
+        l->tls_conn = NULL;
+        return false;
+    }
+    struct timeval none = {0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+    return true;
 }
 
 /* Connect with a bounded wait; the socket is left blocking with a send
@@ -89,21 +171,30 @@ static bool link_connect(collector_link *l) {
     int flags = fcntl(fd, F_GETFL, 0);
     fcntl(fd, F_SETFL, flags | O_NONBLOCK);
     int rc = connect(fd, (const struct sockaddr *)&l->addr, l->addr_length);
+    int why = rc < 0 ? errno : 0;
     if (rc < 0 && errno == EINPROGRESS) {
         struct pollfd p = {.fd = fd, .events = POLLOUT};
         int soerr = 0;
         socklen_t sl = sizeof soerr;
+        why = ETIMEDOUT;
         if (poll(&p, 1, CONNECT_TIMEOUT_MS) == 1 &&
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
-            rc = 0;
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0) {
+            if (soerr == 0) rc = 0;
+            else why = soerr;
+        }
     }
     if (rc < 0) {
+        if (l->tcp) connect_failed(l, strerror(why));
         close(fd);
         return false;
     }
     fcntl(fd, F_SETFL, flags);
     struct timeval tv = {.tv_sec = SEND_TIMEOUT_S};
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (l->tls && !tls_handshake(l, fd)) {
+        close(fd);
+        return false;
+    }
     if (l->tcp) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -113,7 +204,28 @@ static bool link_connect(collector_link *l) {
     }
     l->fd = fd;
     l->templates_due = true;
+    if (l->tcp) {
+        char how[300] = "";
+        if (l->tls_conn) {
+            char d[260];
+            ipfix_tls_conn_describe(l->tls_conn, d, sizeof d);
+            snprintf(how, sizeof how, " (%s)", d);
+        }
+        link_log(l, "%s%s", l->was_up || l->last_failure[0] ? "reconnected" : "connected", how);
+        l->last_failure[0] = '\0';
+        l->was_up = true;
+    }
     return true;
+}
+
+/* Has the Collector ended the connection (FIN, reset)? The exporter never
+ * reads, so without this check the first message after a Collector's
+ * close would go into a dead socket and be lost without a trace; this way
+ * it waits in the queue for the next connection. (TLS session tickets that
+ * arrive late are data, not POLLRDHUP.) */
+static bool peer_closed(const collector_link *l) {
+    struct pollfd p = {.fd = l->fd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
 /* Send all bytes; false (and the link down for TCP) on failure. */
@@ -123,10 +235,25 @@ static bool send_bytes(collector_link *l, const uint8_t *p, size_t n) {
         ssize_t w = send(l->fd, p, n, MSG_NOSIGNAL);
         return w == (ssize_t)n;
     }
+    if (peer_closed(l)) {
+        link_log(l, "connection lost: closed by the collector; reconnecting");
+        link_down(l);
+        return false;
+    }
+    if (l->tls_conn) {
+        ipfix_tls_result r = ipfix_tls_conn_write(l->tls_conn, p, n);
+        if (r == IPFIX_TLS_OK) return true;
+        link_log(l, "connection lost: %s; reconnecting",
+                 r == IPFIX_TLS_WANT_WRITE ? "send timed out" : ipfix_tls_conn_error(l->tls_conn));
+        link_down(l);
+        return false;
+    }
     while (n > 0) {
         ssize_t w = send(l->fd, p, n, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
+            link_log(l, "connection lost: %s; reconnecting",
+                     w < 0 ? strerror(errno) : "nothing sent");
             link_down(l);
             return false;
         }
@@ -282,17 +409,25 @@ ipfix_status collector_link_open(const ipfix_endpoint *endpoint,
                                  const collector_link_config *config, collector_link **out,
                                  ipfix_error *err) {
     *out = NULL;
-    if (endpoint->scheme != IPFIX_SCHEME_UDP && endpoint->scheme != IPFIX_SCHEME_TCP)
+    if (endpoint->scheme != IPFIX_SCHEME_UDP && endpoint->scheme != IPFIX_SCHEME_TCP &&
+        endpoint->scheme != IPFIX_SCHEME_TLS)
         return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "export",
-                               "%s:// export is not supported (udp, tcp)",
+                               "%s:// export is not supported (udp, tcp, tls)",
                                ipfix_scheme_name(endpoint->scheme));
+    if (endpoint->scheme == IPFIX_SCHEME_TLS && !config->tls)
+        return ipfix_error_set(err, IPFIX_ERR_INVALID_ARG, 0, "RFC 7011 §11.3",
+                               "tls:// needs a certificate, key and CA");
     collector_link *l = calloc(1, sizeof *l);
     if (!l) return IPFIX_ERR_NOMEM;
     l->config = *config;
     l->endpoint = *endpoint;
-    l->tcp = endpoint->scheme == IPFIX_SCHEME_TCP;
+    l->tls = endpoint->scheme == IPFIX_SCHEME_TLS;
+    l->tcp = endpoint->scheme == IPFIX_SCHEME_TCP || l->tls;
     l->fd = -1;
+    ipfix_endpoint_format(endpoint, l->uri, sizeof l->uri);
     ipfix_status st = ipfix_endpoint_resolve(endpoint, false, &l->addr, &l->addr_length, err);
+    if (st == IPFIX_OK && l->tls)
+        st = ipfix_tls_context_new(config->tls, false, &l->tls_context, err);
     if (st != IPFIX_OK) {
         free(l);
         return st;
@@ -351,6 +486,28 @@ void collector_link_get_stats(const collector_link *l, collector_link_stats *sta
     stats->queued_messages = l->queued_messages;
 }
 
+/* TLS: the Collector sends things we never read (TLS 1.3 session tickets,
+ * its close_notify). Closing a socket with unread input makes the kernel
+ * send a reset, and a reset makes the Collector's kernel discard whatever
+ * it has not read yet: the end of our stream. So after our close_notify
+ * and FIN, read (and drop) until the Collector closes its side, at most
+ * CLOSE_WAIT_MS. */
+static void close_wait(collector_link *l) {
+    uint64_t deadline = monotonic_ms() + CLOSE_WAIT_MS;
+    uint8_t buf[4096];
+    for (;;) {
+        ssize_t r = recv(l->fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (r == 0) return;
+        if (r > 0) continue;
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) return;
+        uint64_t now = monotonic_ms();
+        if (now >= deadline) return;
+        struct pollfd p = {.fd = l->fd, .events = POLLIN};
+        poll(&p, 1, (int)(deadline - now));
+    }
+}
+
 void collector_link_close(collector_link *l, unsigned drain_ms, collector_link_stats *final) {
     if (!l) return;
     if (l->writer) {
@@ -371,9 +528,12 @@ void collector_link_close(collector_link *l, unsigned drain_ms, collector_link_s
     }
     if (final) collector_link_get_stats(l, final);
     if (l->fd >= 0) {
+        ipfix_tls_conn_shutdown(l->tls_conn); /* close_notify */
         if (l->tcp) shutdown(l->fd, SHUT_WR);
-        close(l->fd);
+        if (l->tls_conn) close_wait(l);
     }
+    close_session(l);
+    ipfix_tls_context_free(l->tls_context);
     free(l->queue);
     free(l);
 }

@@ -1,9 +1,13 @@
 /*
  * collector_link.h — one Transport Session from the Exporting Process to a
- * Collector (UDP or TCP): a message writer whose sink sends each message,
- * the templates sent first on each connection and refreshed over UDP
- * (RFC 7011 §10.3.6), and for TCP a bounded queue with reconnection and
- * exponential backoff. Internal to src/export.
+ * Collector (UDP, TCP, or TLS over TCP): a message writer whose sink sends
+ * each message, the templates sent first on each connection and refreshed
+ * over UDP (RFC 7011 §10.3.6), and for TCP and TLS a bounded queue with
+ * reconnection and exponential backoff. TLS (RFC 7011 §11, tls.h) is TCP
+ * plus a handshake after each connect; a failed handshake (refused
+ * certificate, name mismatch...) counts as a failed connection attempt.
+ * Connection state changes (connected, connect failed and why, send failed)
+ * are reported through config.log, once per change. Internal to src/export.
  */
 #ifndef IPFIXKIT_EXPORT_COLLECTOR_LINK_H
 #define IPFIXKIT_EXPORT_COLLECTOR_LINK_H
@@ -14,6 +18,7 @@
 
 #include "ipfixkit/error.h"
 #include "ipfixkit/template.h"
+#include "ipfixkit/tls.h"
 #include "ipfixkit/uri.h"
 #include "ipfixkit/writer.h"
 
@@ -27,6 +32,9 @@ typedef struct collector_link_config {
     size_t queue_bytes;              /* TCP only */
     ipfix_template *const *templates; /* sent at connect / refresh (borrowed) */
     size_t template_count;
+    const ipfix_tls_config *tls;     /* tls:// only: certificate, key, CA, peer names */
+    void (*log)(void *context, const char *line); /* state changes; NULL: silent */
+    void *log_context;
 } collector_link_config;
 
 typedef struct collector_link_stats {

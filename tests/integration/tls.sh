@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# IPFIX over TLS over TCP (RFC 7011 §11, RFC 5153 §8.2-8.3, RFC 5471 §3.7):
+# `ipfix probe -e tls://...` to `ipfix collect --listen tls://...` with the
+# test PKI of tests/tls/make_certs.sh (a test CA with the identities
+# collector.test — IP SANs 127.0.0.1 and ::1 — and exporter.test; a second
+# CA; expired certificates).
+#  1. RFC 5471 §3.7.2 connectivity: the hand-checked trace
+#     (tools/probe_test_pcap.py) over TLS, IPv4 and IPv6 loopback, and by DNS
+#     name with --peer-name on both sides: every flow stored exactly as
+#     expected (tests/integration/probe_expected.py), no loss.
+#  2. RFC 5471 §3.7.5-3.7.7 policy: the collector refuses an exporter with a
+#     certificate of another CA, an expired certificate, the wrong name, and
+#     a client without certificate (openssl s_client), each logged with the
+#     reason and counted (tls_failures), and drops a client that does not
+#     complete the handshake within 10 s; the exporter refuses a collector
+#     with a certificate of another CA, an expired one, the wrong name, and
+#     says why, its records counted as not sent.
+#  3. Collector restart in the middle of an export (RFC 5471 §3.6.1-3.6.3):
+#     the probe reads a trace through a pipe; after half of it the collector
+#     is stopped and another started on the same port; the exporter notices
+#     the closed session, queues, reconnects with backoff, sends the
+#     templates first on the new TLS session, and every record is stored.
+#  4. tshark decodes a capture of a TLS session on lo: ClientHello and
+#     ServerHello present, no malformed packet (skipped if capturing fails).
+#
+# Env (set by CTest): IPFIX, SOURCE_DIR, BUILD_DIR. Exit 0 pass, 1 fail, 77 skip.
+set -uo pipefail
+
+NAME=tls
+. "$(dirname "$0")/../lib/common.sh"
+CHECK=$SOURCE_DIR/tests/integration/probe_expected.py
+command -v openssl >/dev/null 2>&1 || skip "the openssl command is missing (scripts/setup-deps.sh)"
+
+P=$T/pki
+bash "$SOURCE_DIR/tests/tls/make_certs.sh" "$P" || fail "making the test PKI"
+"$PY" "$SOURCE_DIR/tools/probe_test_pcap.py" "$T/trace.pcap" || fail "building the trace"
+
+# identity options: exporter/collector certificate, CA
+ident() { echo "--cert $P/$1.pem --key $P/$1.key --ca $P/${2:-ca}.pem"; }
+
+tls_collect() { # log store listen-uri collector-identity [extra args...]
+  local log=$1 store=$2 uri=$3 who=$4; shift 4
+  # shellcheck disable=SC2046
+  start_collect "$log" --listen "$uri" $(ident "$who") -w "$store" --no-fsync -v "$@"
+}
+
+stop_collect() { # label log
+  kill -TERM "$COLLECT_PID"
+  wait "$COLLECT_PID" || { tail "$2" >&2; fail "$1: collector exit $? on SIGTERM"; }
+}
+
+probe() { # out uri exporter-identity [extra args...]
+  local out=$1 uri=$2 who=$3; shift 3
+  # shellcheck disable=SC2046
+  timeout 60 "$IPFIX" probe -r "$T/trace.pcap" -e "$uri" $(ident "$who") --idle-timeout 5 \
+    --active-timeout 10 -m 1M "$@" 2>"$out"
+}
+
+check_store() { # label store log
+  local label=$1 store=$2 log=$3 total f
+  total=$(grep "^total:" "$log")
+  echo "$NAME: $label: $total"
+  echo "$total" | grep -q " lost 0 out_of_order 0 malformed 0 missing_template_sets 0 " ||
+    fail "$label: collector reports loss or errors: $total"
+  echo "$total" | grep -q " tls_failures 0$" || fail "$label: TLS failures: $total"
+  : > "$T/$label.jsonl"
+  for f in $(find "$store" -name '*.ipfix' | sort); do
+    "$IPFIX" dump --json "$f" >> "$T/$label.jsonl" || fail "$label: dump $f"
+  done
+  "$PY" "$CHECK" "$T/$label.jsonl" --no-options || fail "$label: stored flows differ from the hand-checked ones"
+  grep -q '"notSentFlowTotalCount":0' "$T/$label.jsonl" || fail "$label: no exporting reliability statistics"
+}
+
+# ------------------------------------------------------------ 1. connectivity
+run_ok() { # label listen-host connect-uri-host [probe args...] -- [collect args...]
+  local label=$1 lhost=$2 chost=$3; shift 3
+  local pargs=() cargs=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do pargs+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  cargs=("$@")
+  local port; port=$(free_port)
+  tls_collect "$T/collect-$label.err" "$T/store-$label" "tls://$lhost:$port" collector "${cargs[@]}"
+  probe "$T/probe-$label.err" "tls://$chost:$port" exporter "${pargs[@]}" ||
+    { cat "$T/probe-$label.err" >&2; fail "$label: probe exit status"; }
+  grep -q "connected (TLSv1\.[23] " "$T/probe-$label.err" ||
+    { cat "$T/probe-$label.err" >&2; fail "$label: the probe did not report its TLS session"; }
+  grep -q "not sent: 0 records" "$T/probe-$label.err" ||
+    { cat "$T/probe-$label.err" >&2; fail "$label: records not sent"; }
+  stop_collect "$label" "$T/collect-$label.err"
+  grep -q "tls .*new session via tls://.*peer CN=exporter.test" "$T/collect-$label.err" ||
+    { cat "$T/collect-$label.err" >&2; fail "$label: the collector did not log the TLS session"; }
+  check_store "$label" "$T/store-$label" "$T/collect-$label.err"
+}
+
+run_ok tls-v4 127.0.0.1 127.0.0.1
+run_ok tls-v6 '[::1]' '[::1]'
+# by DNS name: the URI host is not in the certificate, --peer-name is
+run_ok tls-names '[::]' localhost --peer-name collector.test -- --peer-name exporter.test
+echo "$NAME: connectivity: v4, v6 and by name: every flow stored, no loss"
+
+# ------------------------------------------------------------ 2. refusals
+refused_by_collector() { # label exporter-identity collector-log-text probe-text [collect args...]
+  local label=$1 who=$2 ctext=$3 ptext=$4; shift 4
+  local port; port=$(free_port)
+  local log=$T/collect-$label.err
+  tls_collect "$log" "$T/store-$label" "tls://127.0.0.1:$port" collector "$@"
+  if [ "$who" = none ]; then # a client without a certificate
+    timeout 10 openssl s_client -connect "127.0.0.1:$port" -CAfile "$P/ca.pem" \
+      -servername collector.test </dev/null >"$T/probe-$label.err" 2>&1
+  else
+    probe "$T/probe-$label.err" "tls://127.0.0.1:$port" "$who" ||
+      { cat "$T/probe-$label.err" >&2; fail "$label: probe exit status"; }
+    grep -q "TLS connection failed: .*$ptext" "$T/probe-$label.err" ||
+      { cat "$T/probe-$label.err" >&2; fail "$label: the probe does not say '$ptext'"; }
+    grep -q "not sent: 24 records" "$T/probe-$label.err" ||
+      { cat "$T/probe-$label.err" >&2; fail "$label: refused records not counted as not sent"; }
+  fi
+  stop_collect "$label" "$log"
+  grep -q "warning: tls 127.0.0.1:[0-9]*: TLS handshake failed, connection refused: .*$ctext" "$log" ||
+    { cat "$log" >&2; fail "$label: the collector does not log '$ctext'"; }
+  grep "^total:" "$log" | grep -q " records 0 .* tls_failures [1-9]" ||
+    { grep "^total:" "$log" >&2; fail "$label: refusal not counted, or records accepted"; }
+  grep -q "^listener tls://.* tls_failures [1-9]" "$log" || fail "$label: no per-listener count"
+  echo "$NAME: collector refuses $label: $(grep -m1 -o 'connection refused: .*' "$log")"
+  [ "$who" = none ] || echo "$NAME:   probe says: $(grep -m1 -o 'TLS connection failed: .*' "$T/probe-$label.err" | sed 's/; retrying with backoff.*//' )"
+}
+
+refused_by_collector wrong-ca rogue-exporter \
+  "unable to get local issuer certificate (unknown CA" "peer refused our certificate: unknown CA"
+refused_by_collector expired expired-exporter \
+  "certificate has expired" "peer refused our certificate: certificate expired"
+refused_by_collector wrong-name exporter \
+  "peer name mismatch: certificate is for exporter.test, expected exporter1.test" \
+  "peer refused our certificate: bad certificate" --peer-name exporter1.test
+refused_by_collector no-certificate none "peer did not send a certificate" ""
+
+# a client that connects and never starts the handshake: dropped after 10 s
+PORT=$(free_port)
+tls_collect "$T/collect-silent.err" "$T/store-silent" "tls://127.0.0.1:$PORT" collector
+"$PY" -c 'import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(15)
+t = time.time()
+try:
+    gone = s.recv(1) == b""
+except ConnectionResetError:
+    gone = True
+print("closed after %.1f s" % (time.time() - t) if gone else "data?")' "$PORT" > "$T/silent.out" 2>&1
+stop_collect silent "$T/collect-silent.err"
+grep -q "connection refused: handshake not completed within 10 s" "$T/collect-silent.err" ||
+  { cat "$T/silent.out" "$T/collect-silent.err" >&2; fail "a silent client is not dropped"; }
+echo "$NAME: collector drops a client that never completes the handshake: $(cat "$T/silent.out")"
+
+refused_by_probe() { # label collector-identity probe-text [probe args...]
+  local label=$1 who=$2 ptext=$3; shift 3
+  local port; port=$(free_port)
+  local log=$T/collect-$label.err
+  tls_collect "$log" "$T/store-$label" "tls://127.0.0.1:$port" "$who"
+  probe "$T/probe-$label.err" "tls://127.0.0.1:$port" exporter "$@" ||
+    { cat "$T/probe-$label.err" >&2; fail "$label: probe exit status"; }
+  grep -q "TLS connection failed: $ptext" "$T/probe-$label.err" ||
+    { cat "$T/probe-$label.err" >&2; fail "$label: the probe does not say '$ptext'"; }
+  grep -q "not sent: 24 records" "$T/probe-$label.err" ||
+    { cat "$T/probe-$label.err" >&2; fail "$label: refused records not counted as not sent"; }
+  stop_collect "$label" "$log"
+  grep -q "TLS handshake failed, connection refused: peer refused our certificate" "$log" ||
+    { cat "$log" >&2; fail "$label: the collector does not log the exporter's refusal"; }
+  grep "^total:" "$log" | grep -q " records 0 " || fail "$label: records accepted"
+  echo "$NAME: probe refuses collector $label: $(grep -m1 -o 'TLS connection failed: .*' "$T/probe-$label.err" | sed 's/; retrying with backoff.*//' )"
+}
+
+refused_by_probe wrong-ca-collector rogue-collector \
+  "certificate verify failed: unable to get local issuer certificate (unknown CA"
+refused_by_probe expired-collector expired-collector \
+  "certificate verify failed: certificate has expired"
+refused_by_probe wrong-name-collector collector \
+  "peer name mismatch: certificate is for collector.test, 127.0.0.1, ::1, expected other.test" \
+  --peer-name other.test
+
+# usage errors: tls:// without the files
+"$IPFIX" probe -r "$T/trace.pcap" -e tls://127.0.0.1:1 2>"$T/usage.err"
+[ $? -eq 2 ] && grep -q "TLS needs --cert FILE, --key FILE and --ca FILE" "$T/usage.err" ||
+  fail "probe: tls:// without certificate is not a usage error"
+"$IPFIX" collect --listen tls://127.0.0.1:1 --cert "$P/collector.pem" 2>"$T/usage.err"
+[ $? -eq 2 ] && grep -q "TLS needs --cert FILE, --key FILE and --ca FILE" "$T/usage.err" ||
+  fail "collect: tls:// without key and CA is not a usage error"
+"$IPFIX" collect --listen tls://127.0.0.1:1 --cert "$P/collector.pem" --key "$P/exporter.key" \
+  --ca "$P/ca.pem" 2>"$T/usage.err"
+[ $? -eq 1 ] && grep -q "key does not match" "$T/usage.err" ||
+  { cat "$T/usage.err" >&2; fail "collect: a key of another certificate is not refused"; }
+
+# ------------------------------------------------------------ 3. restart
+# 20000 one-packet UDP flows 1 ms apart (20 s of trace time, --idle-timeout 1:
+# they expire as the trace goes on), in two halves through a pipe.
+"$PY" - "$T/half1.pcap" "$T/half2.raw" <<'EOF'
+import struct, sys
+def packet(i):
+    src = bytes([10, 0, (i >> 8) & 255, i & 255])
+    udp = struct.pack("!HHHH", 1024 + i % 50000, 4000, 8 + 18, 0) + b"x" * 18
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xffff, 0, 64, 17, 0,
+                     src, bytes([10, 1, 0, 1]))
+    s = sum(struct.unpack("!10H", ip)); s = (s & 0xffff) + (s >> 16); s = (s & 0xffff) + (s >> 16)
+    ip = ip[:10] + struct.pack("!H", ~s & 0xffff) + ip[12:]
+    frame = b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00" + ip + udp
+    t = 1700000000 * 1000000 + i * 1000
+    return struct.pack("<IIII", t // 1000000, t % 1000000, len(frame), len(frame)) + frame
+n = 20000
+with open(sys.argv[1], "wb") as f:
+    f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    for i in range(n // 2): f.write(packet(i))
+with open(sys.argv[2], "wb") as f:
+    for i in range(n // 2, n): f.write(packet(i))
+EOF
+[ -s "$T/half2.raw" ] || fail "building the restart trace"
+PORT=$(free_port)
+mkfifo "$T/pipe" || fail "mkfifo"
+tls_collect "$T/restart1.err" "$T/store-r1" "tls://127.0.0.1:$PORT" collector --stats "$T/stats1"
+COLLECT1=$COLLECT_PID
+# shellcheck disable=SC2046
+timeout 60 "$IPFIX" probe -r - -e "tls://127.0.0.1:$PORT" $(ident exporter) --idle-timeout 1 \
+  --stats-interval 0 -m 16M < "$T/pipe" 2>"$T/probe-restart.err" &
+PROBE=$!
+track "$PROBE"
+# the feeder: the first half now, the second once $T/go exists (at most 30 s)
+( cat "$T/half1.pcap"
+  for i in $(seq 600); do [ -e "$T/go" ] && break; sleep 0.05; done
+  cat "$T/half2.raw" ) > "$T/pipe" &
+track "$!"
+# wait until the first collector has stored a good part of the first half
+got=0
+for i in $(seq 100); do
+  kill -USR1 "$COLLECT1"
+  sleep 0.1
+  got=$(awk '/^total:/{for(i=1;i<NF;i++) if($i=="records") print $(i+1)}' "$T/stats1" 2>/dev/null)
+  [ "${got:-0}" -ge 5000 ] && break
+done
+[ "${got:-0}" -ge 5000 ] || { cat "$T/probe-restart.err" "$T/restart1.err" >&2; fail "restart: the first collector got ${got:-0} records"; }
+stop_collect restart1 "$T/restart1.err"
+R1=$(awk '/^total:/{for(i=1;i<NF;i++) if($i=="records") print $(i+1)}' "$T/restart1.err")
+tls_collect "$T/restart2.err" "$T/store-r2" "tls://127.0.0.1:$PORT" collector
+touch "$T/go"
+wait "$PROBE" || { cat "$T/probe-restart.err" >&2; fail "restart: probe exit status"; }
+stop_collect restart2 "$T/restart2.err"
+R2=$(awk '/^total:/{for(i=1;i<NF;i++) if($i=="records") print $(i+1)}' "$T/restart2.err")
+grep -q "connection lost: closed by the collector" "$T/probe-restart.err" &&
+  grep -q "reconnected (TLSv1" "$T/probe-restart.err" ||
+  { cat "$T/probe-restart.err" >&2; fail "restart: the probe did not report losing and regaining the session"; }
+grep -q "not sent: 0 records" "$T/probe-restart.err" ||
+  { cat "$T/probe-restart.err" >&2; fail "restart: records not sent"; }
+grep -q "flows: 20000 created, 20000 exported" "$T/probe-restart.err" ||
+  { cat "$T/probe-restart.err" >&2; fail "restart: not every flow exported"; }
+# the new session starts with the templates: no missing template sets, 5 templates known
+grep "^total:" "$T/restart2.err" | grep -q " lost 0 out_of_order 0 malformed 0 missing_template_sets 0 " ||
+  { grep "^total:" "$T/restart2.err" >&2; fail "restart: the second collector reports errors"; }
+grep -q "^exporter tls .* templates 5$" "$T/restart2.err" ||
+  { grep "^exporter" "$T/restart2.err" >&2; fail "restart: templates not resent on the new TLS session"; }
+# every flow (and the 3 statistics records at the end) arrived at one collector or the other
+[ $((R1 + R2)) -eq 20003 ] || fail "restart: $R1 + $R2 records stored, expected 20003"
+echo "$NAME: restart: $R1 records before, $R2 after the restart (templates resent); none lost"
+
+# ------------------------------------------------------------ 4. tshark
+if command -v dumpcap >/dev/null 2>&1 && command -v tshark >/dev/null 2>&1; then
+  PORT=$(free_port)
+  timeout 30 dumpcap -q -i lo -f "tcp port $PORT" -a duration:25 -w "$T/tls.pcapng" \
+    2>"$T/dumpcap.err" &
+  DPID=$!
+  track "$DPID"
+  for i in $(seq 100); do
+    grep -q "Capturing on" "$T/dumpcap.err" 2>/dev/null && break
+    kill -0 "$DPID" 2>/dev/null || break
+    sleep 0.05
+  done
+  if grep -q "Capturing on" "$T/dumpcap.err"; then
+    tls_collect "$T/collect-cap.err" "$T/store-cap" "tls://127.0.0.1:$PORT" collector
+    probe "$T/probe-cap.err" "tls://127.0.0.1:$PORT" exporter || fail "capture: probe exit status"
+    stop_collect capture "$T/collect-cap.err"
+    sleep 0.5
+    kill -TERM "$DPID" 2>/dev/null
+    wait "$DPID" 2>/dev/null
+    tshark -r "$T/tls.pcapng" -d "tcp.port==$PORT,tls" -T fields -e tls.handshake.type \
+      -Y tls.handshake 2>"$T/tshark.err" > "$T/handshake.txt" || { cat "$T/tshark.err" >&2; fail "tshark cannot read the capture"; }
+    grep -qw 1 "$T/handshake.txt" || fail "tshark: no ClientHello"
+    grep -qw 2 "$T/handshake.txt" || fail "tshark: no ServerHello"
+    MALFORMED=$(tshark -r "$T/tls.pcapng" -d "tcp.port==$PORT,tls" -Y "_ws.malformed || _ws.expert.severity == error" 2>/dev/null | wc -l)
+    [ "$MALFORMED" -eq 0 ] || fail "tshark: $MALFORMED malformed packets"
+    VERSION=$(tshark -r "$T/tls.pcapng" -d "tcp.port==$PORT,tls" -Y "tls.handshake.type == 2" \
+      -T fields -e tls.handshake.extensions.supported_version 2>/dev/null | head -1)
+    echo "$NAME: tshark: ClientHello and ServerHello decoded (supported_version $VERSION), no malformed packet"
+  else
+    echo "$NAME: tshark part skipped: cannot capture on lo ($(head -1 "$T/dumpcap.err"))"
+  fi
+else
+  echo "$NAME: tshark part skipped: tshark/dumpcap not installed"
+fi
+
+echo "$NAME: ok"
