@@ -112,8 +112,8 @@ check_all all
 run_live threads --threads 2
 check_all threads
 grep -q "workers: 2 (PACKET_FANOUT)" "$T/threads.summary" || { cat "$T/threads.summary" >&2; fail "no fanout workers"; }
-# a quiet interface still expires its flows (idle timeout 1 s, 4 s of silence)
-QUIET_WAIT=4 run_live quiet --idle-timeout 1
+# a quiet interface still expires its flows (idle timeout 1 s, 6 s of silence)
+QUIET_WAIT=6 run_live quiet --idle-timeout 1
 grep -qE "ended by idleTimeout (3[5-9]|[4-9][0-9])," "$T/quiet.summary" ||
   { cat "$T/quiet.summary" >&2; fail "flows did not expire while the interface was quiet"; }
 run_live filtered -f "udp"
