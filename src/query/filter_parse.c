@@ -13,7 +13,8 @@
  *              | 'flags' LETTERS | ('in'|'out') 'if' NUMBER
  *              | 'ipv4' | 'inet' | 'ipv6' | 'inet6' | 'tos' [OP] NUMBER
  *              | ELEMENT OP VALUE
- *   dir     := 'src' | 'dst'        (without it: source or destination)
+ *   dir     := 'src' | 'dst' | 'src and dst' | 'src or dst'
+ *              (without it: source or destination, as 'src or dst')
  *   OP      := = == != < <= > >= eq ne lt le gt ge
  * Numbers take K/M/G suffixes (x1000). Errors carry the 1-based column.
  */
@@ -262,7 +263,7 @@ static bool parse_op(parser *p, uint8_t *cmp) {
 
 /* ------------------------------------------------------- primitives */
 
-typedef enum dir { DIR_EITHER, DIR_SRC, DIR_DST } dir;
+typedef enum dir { DIR_EITHER, DIR_SRC, DIR_DST, DIR_BOTH } dir;
 
 static int address_pred(parser *p, dir d, bool net, const char *keyword) {
     char buf[80];
@@ -328,6 +329,22 @@ static int port_pred(parser *p, dir d) {
     if (d != DIR_DST) add_alt(q, 0, IPFIX_IE_SOURCE_TRANSPORT_PORT);
     if (d != DIR_SRC) add_alt(q, 0, IPFIX_IE_DESTINATION_TRANSPORT_PORT);
     return n;
+}
+
+/* "src and dst KEYWORD ARG": the source and the destination predicate on
+ * the same argument, which is parsed twice from the same position. */
+static int both_directions(parser *p, const token *kw) {
+    bool address = word_is(kw, "host") || word_is(kw, "ip"), net = word_is(kw, "net");
+    const char *name = word_is(kw, "ip") ? "ip" : net ? "net" : "host";
+    parser at_argument = *p;
+    int a = address || net ? address_pred(p, DIR_SRC, net, name) : port_pred(p, DIR_SRC);
+    if (a < 0) return -1;
+    parser after = *p; /* where the argument ends */
+    *p = at_argument;
+    int b = address || net ? address_pred(p, DIR_DST, net, name) : port_pred(p, DIR_DST);
+    if (b < 0) return -1;
+    if (p->pos != after.pos) return -1; /* cannot happen: the same text parsed twice */
+    return binary(p, Q_AND, a, b);
 }
 
 static bool cmp_holds(uint8_t cmp, uint64_t a, uint64_t b) {
@@ -556,6 +573,19 @@ static int primitive(parser *p) {
     if (word_is(&t, "src") || word_is(&t, "dst")) {
         d = word_is(&t, "src") ? DIR_SRC : DIR_DST;
         dir_word = d == DIR_SRC ? "src" : "dst";
+        if (d == DIR_SRC && (p->tok.kind == T_AND || p->tok.kind == T_OR)) {
+            /* nfdump's "src and dst host X" / "src or dst port N" */
+            parser saved = *p;
+            bool both = p->tok.kind == T_AND;
+            lex(p);
+            if (word_is(&p->tok, "dst")) {
+                d = both ? DIR_BOTH : DIR_EITHER;
+                dir_word = "dst";
+                lex(p);
+            } else {
+                *p = saved; /* "src" followed by a binary operator: an error below */
+            }
+        }
         kw = p->tok;
         if (!(word_is(&kw, "host") || word_is(&kw, "ip") || word_is(&kw, "net") ||
               word_is(&kw, "port"))) {
@@ -564,6 +594,7 @@ static int primitive(parser *p) {
         }
         lex(p);
     }
+    if (d == DIR_BOTH) return both_directions(p, &kw);
     if (word_is(&kw, "host") || word_is(&kw, "ip")) return address_pred(p, d, false, word_is(&kw, "ip") ? "ip" : "host");
     if (word_is(&kw, "net")) return address_pred(p, d, true, "net");
     if (word_is(&kw, "port")) return port_pred(p, d);

@@ -236,6 +236,14 @@ static void test_host_net_port(void **state) {
     YES("dst port ge 443", &r);
     YES("port > 1024", &r); /* either: the source port is */
     NO("src port < 1024", &r);
+    /* nfdump's direction pairs: both, or either */
+    YES("src or dst host 192.0.2.80", &r);
+    NO("src and dst host 192.0.2.80", &r);
+    NO("src and dst net 10.0.0.0/8", &r);
+    YES("src and dst net 0.0.0.0/0", &r);
+    YES("src and dst port > 442", &r);
+    NO("src and dst port > 443", &r);
+    YES("src or dst port 443 and src and dst port >= 443", &r);
 }
 
 static void test_counters_flags_interfaces(void **state) {
@@ -361,6 +369,12 @@ static void test_ast(void **state) {
     ast_is("packets <= 2k", "(<= packetDeltaCount|packetTotalCount 2000)");
     ast_is("flags SA", "(& tcpControlBits 0x12)");
     ast_is("flowEndReason = idleTimeout", "(= flowEndReason 1)");
+    ast_is("src and dst net 10.0.0.0/8",
+           "(and (= sourceIPv4Address 10.0.0.0/8) (= destinationIPv4Address 10.0.0.0/8))");
+    ast_is("src or dst port 53", "(= sourceTransportPort|destinationTransportPort 53)");
+    ast_is("not src and dst port 1 or proto 6",
+           "(or (not (and (= sourceTransportPort 1) (= destinationTransportPort 1))) "
+           "(= protocolIdentifier 6))");
     ast_is("flows > 5", "none");
     ast_is("any", "any");
 }
@@ -448,6 +462,9 @@ static void test_errors(void **state) {
     error_is("proto tcp port 80", 11, "expected 'and', 'or' or end of filter, got 'port'");
     error_is("src foo", 5, "expected 'host', 'ip', 'net' or 'port' after 'src', got 'foo'");
     error_is("dst", 4, "expected 'host', 'ip', 'net' or 'port' after 'dst'");
+    error_is("src and dst", 12, "expected 'host', 'ip', 'net' or 'port' after 'dst'");
+    error_is("src and foo", 5, "expected 'host', 'ip', 'net' or 'port' after 'src', got 'and'");
+    error_is("src and dst host x", 18, "expected ADDRESS after 'host', got 'x'");
     error_is("net 10.0.0.0", 5, "expected PREFIX (ADDRESS/LENGTH) after 'net'");
     error_is("net 10.0.0.0/33", 5, "expected PREFIX");
     error_is("net 2001:db8::/129", 5, "expected PREFIX");
