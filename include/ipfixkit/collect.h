@@ -1,6 +1,6 @@
 /*
  * collect.h — the Collecting Process (RFC 7011 §10, RFC 5470 §4): receives
- * IPFIX Messages on UDP, TCP and TLS listeners, keeps one ipfix_session per
+ * IPFIX Messages on UDP, TCP, TLS and DTLS listeners, keeps one ipfix_session per
  * Transport Session (UDP: per exporter address, port and listener; TCP: per
  * connection), stores the messages into rotated IPFIX Files (RFC 5655) and/or
  * renders their records as JSON Lines, and keeps per-exporter statistics.
@@ -22,6 +22,16 @@
  * §8.2). A refused or failed handshake is logged (warning: the exporter's
  * address and why), counted per listener (tls_failures) and closed; it does
  * not become a session. After the handshake the stream is IPFIX over TCP.
+ *
+ * DTLS (dtls:// listeners, DTLS 1.2 over UDP, RFC 5153 §6 and §8): the
+ * same certificates and checks (config.tls). Each worker's listening socket
+ * runs the stateless cookie exchange (RFC 6347 §4.2.1); an exporter that
+ * echoes the cookie (and is admitted: allow list, max_sessions, memory)
+ * gets a UDP socket of its own, connected to it, on which the handshake
+ * ends (10 s at most; failures as for TLS). The session is then a UDP
+ * Transport Session ("dtls ADDRESS:PORT", UDP template rules), one IPFIX
+ * Message per record; it ends on close_notify, a fatal alert or UDP's idle
+ * timeout, and the collector sends close_notify when it stops.
  *
  * Nothing here prints: log lines go to config.log (called from worker
  * threads; each call is one complete line without '\n').
@@ -70,7 +80,7 @@ ipfix_status ipfix_prefix_parse(const char *text, ipfix_prefix *out, ipfix_error
 bool ipfix_prefix_match(const ipfix_prefix *prefix, uint8_t family, const uint8_t *bytes);
 
 typedef struct ipfix_collector_config {
-    const char *listen[IPFIX_COLLECT_MAX_LISTENERS]; /* URIs (uri.h): udp://, tcp://, tls:// */
+    const char *listen[IPFIX_COLLECT_MAX_LISTENERS]; /* URIs (uri.h): udp://, tcp://, tls://, dtls:// */
     unsigned listen_count;
     const char *store_dir;        /* NULL: no storage */
     unsigned rotate_seconds;      /* file rotation period; default 300 */
@@ -87,7 +97,7 @@ typedef struct ipfix_collector_config {
     ipfix_prefix allow[IPFIX_COLLECT_MAX_PREFIXES];
     unsigned allow_count;         /* 0: accept every exporter */
     const ipfix_infomodel *model; /* required */
-    ipfix_tls_config tls;         /* tls:// listeners: cert, key and ca required */
+    ipfix_tls_config tls;         /* tls:// and dtls:// listeners: cert, key and ca required */
     ipfix_log_fn log;             /* NULL: silent */
     void *log_context;
 } ipfix_collector_config;
@@ -131,7 +141,7 @@ typedef struct ipfix_collector_totals {
     uint64_t stored_bytes;
     uint64_t files;             /* files completed */
     uint64_t store_errors;      /* messages that could not be stored (I/O errors) */
-    uint64_t tls_failures;      /* TLS handshakes refused or failed (tls:// listeners) */
+    uint64_t tls_failures;      /* (D)TLS handshakes refused or failed (tls://, dtls://) */
 } ipfix_collector_totals;
 
 void ipfix_collector_totals_get(ipfix_collector *collector, ipfix_collector_totals *totals);

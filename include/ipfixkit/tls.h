@@ -33,6 +33,19 @@
  * SO_RCVTIMEO/SO_SNDTIMEO: a timeout shows as WANT_READ/WANT_WRITE) or
  * non-blocking (the caller waits for the direction the result names).
  *
+ * DTLS (ipfix_tls_context_new_dtls): the same policy and checks, DTLS 1.2
+ * only, AEAD cipher suites only (ECDHE with AES-GCM or ChaCha20-Poly1305,
+ * so a record costs at most IPFIX_DTLS_RECORD_OVERHEAD bytes), I/O through
+ * OpenSSL's datagram BIO on a *connected* UDP socket (one record per
+ * datagram; ICMP errors show as errors, e.g. "Connection refused"). The
+ * server side starts with the stateless cookie exchange (RFC 6347 §4.2.1)
+ * on the listening socket (ipfix_dtls_listener); the cookie is an
+ * HMAC-SHA256 of the peer's address and port under a random secret of the
+ * context. DTLS retransmits lost handshake flights on a timer: while a
+ * handshake waits, call ipfix_tls_conn_handshake() again when the fd is
+ * readable or ipfix_tls_conn_timeout_ms() has passed. DTLS over SCTP
+ * (RFC 6083) is not offered: Debian's OpenSSL is built with OPENSSL_NO_SCTP.
+ *
  * Ownership: ipfix_tls_context (opaque) is made by ipfix_tls_context_new and
  * freed by ipfix_tls_context_free; it copies what it needs from the config
  * (file names are read at creation; peer names are copied). A connection
@@ -46,6 +59,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "error.h"
 
@@ -81,7 +95,9 @@ ipfix_status ipfix_tls_context_new(const ipfix_tls_config *config, bool server,
                                    ipfix_tls_context **out, ipfix_error *err);
 void ipfix_tls_context_free(ipfix_tls_context *context);
 
-/* A connection over the connected TCP socket `fd`. `host` (client only, may
+/* A connection over the connected TCP socket `fd` (DTLS contexts: a
+ * connected UDP socket; servers take theirs from ipfix_dtls_listener_accept
+ * instead). `host` (client only, may
  * be NULL): the name connected to — checked when the context has no peer
  * names, and sent as SNI when it is a DNS name. */
 ipfix_status ipfix_tls_conn_new(ipfix_tls_context *context, int fd, const char *host,
@@ -121,6 +137,52 @@ void ipfix_tls_conn_describe(const ipfix_tls_conn *conn, char *out, size_t size)
 
 /* Frees the connection (does not close the fd, sends nothing). */
 void ipfix_tls_conn_free(ipfix_tls_conn *conn);
+
+/* ------------------------------------------------------------ DTLS */
+
+/* DTLS 1.2 record overhead with the suites allowed: 13 bytes of record
+ * header + 8 explicit nonce + 16 tag (AES-GCM; ChaCha20-Poly1305: 29). */
+#define IPFIX_DTLS_RECORD_OVERHEAD 37u
+
+/* A DTLS client or server context (see above); errors as for TLS. */
+ipfix_status ipfix_tls_context_new_dtls(const ipfix_tls_config *config, bool server,
+                                        ipfix_tls_context **out, ipfix_error *err);
+
+/* DTLS connections: the largest datagram (DTLS record, header included) to
+ * send, handshake flights included (they are fragmented to it). Must be
+ * set before the handshake; false when too small for OpenSSL. */
+bool ipfix_tls_conn_set_mtu(ipfix_tls_conn *conn, unsigned mtu);
+
+/* After the DTLS handshake: the largest IPFIX message that fits one
+ * record in the MTU (DTLS_get_data_mtu). */
+size_t ipfix_tls_conn_data_mtu(const ipfix_tls_conn *conn);
+
+/* DTLS, during the handshake: milliseconds until a retransmission is due
+ * (0: now), -1 when no timer runs. */
+int ipfix_tls_conn_timeout_ms(const ipfix_tls_conn *conn);
+
+/* The server's cookie exchange on one listening UDP socket (non-blocking,
+ * borrowed). Owned by the caller; holds a reference on the context. */
+typedef struct ipfix_dtls_listener ipfix_dtls_listener;
+
+ipfix_status ipfix_dtls_listener_new(ipfix_tls_context *context, int fd,
+                                     ipfix_dtls_listener **out, ipfix_error *err);
+
+/* Read the listening socket: ClientHellos without a valid cookie are
+ * answered with a HelloVerifyRequest, anything else is dropped. True when a
+ * ClientHello with a valid cookie came (its sender in *peer): then take it
+ * with ipfix_dtls_listener_accept() or drop it with _reject(). False when
+ * the socket has nothing more to read. */
+bool ipfix_dtls_listener_next(ipfix_dtls_listener *listener, struct sockaddr_storage *peer,
+                              socklen_t *peer_length);
+
+/* The connection that continues the handshake of the ClientHello just
+ * returned, over `fd`: a UDP socket bound to the listener's address and
+ * connected to the peer (borrowed, as for ipfix_tls_conn_new). */
+ipfix_status ipfix_dtls_listener_accept(ipfix_dtls_listener *listener, int fd,
+                                        ipfix_tls_conn **out, ipfix_error *err);
+void ipfix_dtls_listener_reject(ipfix_dtls_listener *listener);
+void ipfix_dtls_listener_free(ipfix_dtls_listener *listener);
 
 #ifdef __cplusplus
 }

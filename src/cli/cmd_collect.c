@@ -7,7 +7,7 @@
  *   SIGINT/SIGTERM  stop accepting, drain the sockets, close the files, exit 0
  *   SIGHUP          close the current files now (rotation)
  *   SIGUSR1         write the statistics (to --stats FILE, else stderr)
- * TLS listeners (tls://, RFC 7011 §11) take --cert/--key/--ca and optional
+ * TLS and DTLS listeners (tls://, dtls://, RFC 7011 §11) take --cert/--key/--ca and optional
  * --peer-name (the exporters' certificates must match one of the names;
  * without, any certificate of the CA is accepted: RFC 5153 §8.2).
  * Statistics are also written every --stats-interval seconds (with --stats)
@@ -41,11 +41,13 @@ typedef struct collect_options {
 static void usage(FILE *out) {
     fprintf(out,
             "usage: ipfix collect --listen URI... [-w DIR] [--json [FILE]] [options]\n\n"
-            "Receive IPFIX (RFC 7011) over UDP, TCP and TLS, store it in rotated IPFIX files\n"
-            "(RFC 5655) and/or print records as JSON Lines.\n\n"
-            "  -l, --listen URI       udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT\n"
-            "                         (repeatable; IPv6 as udp://[::]:4739; default\n"
-            "                         udp://[::]:4739 and tcp://[::]:4739; tls default port 4740)\n"
+            "Receive IPFIX (RFC 7011) over UDP, TCP, TLS and DTLS, store it in rotated IPFIX\n"
+            "files"
+            " (RFC 5655) and/or print records as JSON Lines.\n\n"
+            "  -l, --listen URI       udp://HOST:PORT, tcp://HOST:PORT, tls://HOST:PORT or\n"
+            "                         dtls://HOST:PORT (repeatable; IPv6 as udp://[::]:4739;\n"
+            "                         default udp://[::]:4739 and tcp://[::]:4739; tls and\n"
+            "                         dtls default port 4740)\n"
             "  -w, --store DIR        write files DIR/YYYY/MM/DD/ipfix-YYYYMMDDHHMMSS-wN.ipfix\n"
             "      --per-exporter     one directory per exporter address instead:\n"
             "                         DIR/ADDRESS/YYYY/MM/DD/ipfix-YYYYMMDDHHMMSS-udpPORT.ipfix\n"
@@ -57,17 +59,18 @@ static void usage(FILE *out) {
             "      --stats-interval S statistics period (default 60)\n"
             "      --workers N        threads (default: number of CPUs)\n"
             "      --allow PREFIX     accept exporters only from PREFIX (repeatable)\n"
-            "      --max-sessions N   UDP exporters + TCP connections (default 4096)\n"
+            "      --max-sessions N   UDP exporters + TCP connections + DTLS sessions\n"
+            "                         (default 4096)\n"
             "      --max-templates N  templates per session (default 4096)\n"
             "      --max-pending BYTES per UDP session, data held until its template arrives\n"
             "                         (default 1M)\n"
             "      --max-memory BYTES approximate memory for sessions (K/M/G suffixes)\n"
             "      --rcvbuf BYTES     UDP socket receive buffer (default 32M)\n"
-            "      --cert FILE        tls://: our certificate (PEM; chain may follow)\n"
-            "      --key FILE         tls://: its private key (PEM)\n"
-            "      --ca FILE          tls://: CA certificate(s) exporters' certificates must\n"
+            "      --cert FILE        tls://, dtls://: our certificate (PEM; chain may follow)\n"
+            "      --key FILE         tls://, dtls://: its private key (PEM)\n"
+            "      --ca FILE          tls://, dtls://: CA certificate(s) exporters' certificates must\n"
             "                         chain to (a certificate is required from every exporter)\n"
-            "      --peer-name NAME   tls://: accept only exporters whose certificate carries\n"
+            "      --peer-name NAME   tls://, dtls://: accept only exporters whose certificate carries\n"
             "                         NAME (DNS or IP, in subjectAltName or CN; repeatable;\n"
             "                         default: any certificate issued by the CA)\n"
             "      --daemon           run in the background (logs go to syslog)\n"
@@ -207,7 +210,8 @@ static int parse_args(int argc, char **argv, collect_options *o) {
         c->listen[c->listen_count++] = "tcp://[::]:4739";
     }
     for (unsigned i = 0; i < c->listen_count; i++) {
-        if (strncmp(c->listen[i], "tls://", 6) != 0) continue;
+        if (strncmp(c->listen[i], "tls://", 6) != 0 && strncmp(c->listen[i], "dtls://", 7) != 0)
+            continue;
         if (!c->tls.cert || !c->tls.key || !c->tls.ca) {
             fprintf(stderr, "ipfix collect: %s: TLS needs --cert FILE, --key FILE and --ca FILE "
                             "(RFC 7011 §11.3: mutual authentication)\n", c->listen[i]);

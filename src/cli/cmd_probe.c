@@ -4,9 +4,10 @@
  * file (-r, packet timestamps drive all timeouts, so a trace replays
  * deterministically and as fast as the machine allows) or a live interface
  * (-i, libpcap), meters them into Flows (src/meter) and exports the Flows to
- * Collectors over UDP/TCP/TLS and/or an IPFIX File (src/export). TLS
- * collectors (tls://, RFC 7011 §11) take --cert/--key/--ca/--peer-name;
- * connection state changes of TCP/TLS collectors (connected, refused and
+ * Collectors over UDP/TCP/TLS/DTLS and/or an IPFIX File (src/export). TLS
+ * and DTLS collectors (tls://, dtls://, RFC 7011 §11) take
+ * --cert/--key/--ca/--peer-name; connection state changes of TCP/TLS/DTLS
+ * collectors (connected, refused and
  * why, lost) are printed on stderr as they happen.
  *
  * Threads. A file is metered by one worker in the main thread. A live
@@ -137,25 +138,27 @@ static void usage(FILE *out) {
         "                           ring and flow cache, flows spread by PACKET_FANOUT hash\n"
         "                           (default 1; the -m budget is shared out)\n"
         "export:\n"
-        "  -e, --export URI         collector udp://host:port, tcp://host:port or\n"
-        "                           tls://host:port (default port 4740) (repeatable)\n"
+        "  -e, --export URI         collector udp://host:port, tcp://host:port,\n"
+        "                           tls://host:port or dtls://host:port (default port\n"
+        "                           4740) (repeatable)\n"
         "  -w, --write FILE         IPFIX file (RFC 5655); '-' for stdout\n"
         "      --odid N             observation domain ID (default 0)\n"
         "      --observation-point-id N, --exporting-process-id N, --metering-process-id N\n"
         "      --ingress-interface N  ingressInterface value (default: the interface index\n"
         "                           with -i, 0 with -r)\n"
-        "      --max-message N      UDP message size limit (default 1400: fits a 1500 MTU)\n"
+        "      --max-message N      UDP message size limit (default 1400: fits a 1500 MTU);\n"
+        "                           dtls://: the DTLS record's (messages 37 bytes less)\n"
         "      --template-refresh S UDP template refresh interval (default 60 s)\n"
         "      --template-refresh-messages N  ... and message count (default 100)\n"
         "      --time-unit U        ms (default), us or ns flow timestamps\n"
         "      --stats-interval S   statistics options records every S s (default 60; 0 end only)\n"
-        "TLS (tls:// collectors, RFC 7011 §11; mutual X.509 authentication):\n"
+        "TLS and DTLS (tls://, dtls:// collectors, RFC 7011 §11; mutual X.509 auth):\n"
         "      --cert FILE          our certificate (PEM; chain may follow)\n"
         "      --key FILE           its private key (PEM)\n"
         "      --ca FILE            CA certificate(s) the collector's certificate must chain to\n"
         "      --peer-name NAME     name (DNS or IP) the collector's certificate must carry,\n"
         "                           in subjectAltName or CN (repeatable; default: the host\n"
-        "                           of the tls:// URI)\n"
+        "                           of the tls:// or dtls:// URI)\n"
         "flow definition and cache:\n"
         "      --keys LIST          key fields, e.g. sourceIPv4Address/24,destinationIPv4Address\n"
         "                           (default: 5-tuple + ipVersion + ingressInterface)\n"
@@ -327,7 +330,9 @@ static int parse_options(int argc, char **argv, probe_options *o) {
         return IPFIX_EXIT_USAGE;
     }
     for (unsigned i = 0; i < o->collector_count; i++) {
-        if (strncmp(o->collectors[i], "tls://", 6) != 0) continue;
+        if (strncmp(o->collectors[i], "tls://", 6) != 0 &&
+            strncmp(o->collectors[i], "dtls://", 7) != 0)
+            continue;
         if (!o->export.tls.cert || !o->export.tls.key || !o->export.tls.ca) {
             fprintf(stderr, "ipfix probe: %s: TLS needs --cert FILE, --key FILE and --ca FILE "
                             "(RFC 7011 §11.3: mutual authentication)\n", o->collectors[i]);

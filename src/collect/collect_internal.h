@@ -27,11 +27,16 @@
 #define COLLECT_RETIRED_MAX 1024u        /* closed sessions listed one by one, per worker */
 #define COLLECT_UDP_IDLE_SECONDS 1800    /* UDP session ends after this silence (RFC 7011 §8.4 lifetime) */
 #define COLLECT_TLS_HANDSHAKE_SECONDS 10 /* a TLS handshake not done by then is dropped */
+#define COLLECT_DTLS_BUFFER 65536u       /* one decrypted DTLS record (<= 2^14 bytes) */
+#define COLLECT_DTLS_MTU 1400u           /* datagrams of the collector's handshake flights */
+#define COLLECT_DTLS_RCVBUF (4u << 20)   /* receive buffer of a per-exporter DTLS socket */
 
 typedef enum collect_source_kind {
     COLLECT_SOURCE_UDP = 1,
     COLLECT_SOURCE_TCP_LISTEN,
-    COLLECT_SOURCE_TCP_CONN
+    COLLECT_SOURCE_TCP_CONN,
+    COLLECT_SOURCE_DTLS_LISTEN,     /* the cookie exchange on a dtls:// listener */
+    COLLECT_SOURCE_DTLS_CONN        /* one exporter's connected UDP socket */
 } collect_source_kind;
 
 /* What an epoll event points at (first member of its owner). */
@@ -51,7 +56,8 @@ typedef struct collect_domain {
 } collect_domain;
 
 typedef struct collect_exporter {
-    collect_source source;          /* TCP: the connection (fd -1 once closed) */
+    collect_source source;          /* TCP: the connection, DTLS: the connected UDP socket
+                                       (fd -1 once closed) */
     ipfix_transport transport;
     struct sockaddr_storage addr;   /* the exporter's address and port */
     uint8_t family;                 /* 4 or 6 (IPv4-mapped shown as 4) */
@@ -69,11 +75,11 @@ typedef struct collect_exporter {
     collect_store *store;           /* per-exporter directories: its own files, else NULL */
     uint64_t header_errors;         /* messages rejected at the header */
     uint64_t malformed_messages;    /* messages with at least one error */
-    ipfix_tls_conn *tls;            /* TLS listeners: the TLS session (NULL otherwise) */
+    ipfix_tls_conn *tls;            /* TLS/DTLS listeners: the session (NULL otherwise) */
     bool tls_ready;                 /* handshake done and peer verified */
     bool tls_backlog;               /* decrypted bytes wait inside OpenSSL (no EPOLLIN) */
     time_t tls_deadline;            /* handshake must be done by then */
-    uint8_t *rx;                    /* TCP receive buffer */
+    uint8_t *rx;                    /* TCP receive buffer; DTLS: one record */
     size_t rx_length;
     time_t log_second;
     unsigned log_count;
@@ -84,7 +90,8 @@ typedef struct collect_exporter {
 
 typedef struct collect_listener {
     ipfix_transport transport;
-    bool tls;                       /* tls://: TCP with a TLS session per connection */
+    bool tls;                       /* tls:// or dtls://: a (D)TLS session per exporter */
+    bool dtls;                      /* dtls://: UDP, cookie exchange, per-peer sockets */
     char uri[300];
     struct sockaddr_storage addr;
     socklen_t addr_length;
@@ -100,6 +107,7 @@ typedef struct collect_worker {
     int epfd;
     pthread_mutex_t lock;           /* held while processing; the report takes it */
     collect_source sockets[IPFIX_COLLECT_MAX_LISTENERS];
+    ipfix_dtls_listener *dtls[IPFIX_COLLECT_MAX_LISTENERS]; /* dtls:// listeners */
     uint32_t socket_drops[IPFIX_COLLECT_MAX_LISTENERS];
     uint64_t rejected[IPFIX_COLLECT_MAX_LISTENERS];
     uint64_t tls_failures[IPFIX_COLLECT_MAX_LISTENERS];
@@ -147,6 +155,7 @@ struct ipfix_collector {
     pthread_mutex_t json_lock;
     collect_store_closer *closer;      /* completes rotated files (with store_dir) */
     ipfix_tls_context *tls;            /* server context of the tls:// listeners */
+    ipfix_tls_context *dtls;           /* server context of the dtls:// listeners */
     bool stopped;
 };
 

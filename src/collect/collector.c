@@ -23,6 +23,22 @@
  * address and the reason), counted in the listener's tls_failures and
  * closed; it never becomes a session in the report.
  *
+ * DTLS listeners (dtls://, RFC 7011 §10-11 over UDP, RFC 5153 §6 and §8):
+ * each worker's SO_REUSEPORT socket of the listener runs only the
+ * stateless cookie exchange (RFC 6347 §4.2.1, ipfix_dtls_listener): no
+ * state is kept for a peer until its ClientHello echoes a valid cookie.
+ * Then (admitted as any session: allowed prefixes, --max-sessions, memory)
+ * the worker opens a UDP socket for that peer, bound to the listener's
+ * address in the same SO_REUSEPORT group and connected to the peer, so the
+ * kernel delivers the peer's further datagrams to it; the socket joins
+ * the worker's epoll and the server handshake continues on it, with the
+ * timeout, refusal log and tls_failures count of TLS. Once verified, the
+ * exporter is a UDP Transport Session ("dtls 192.0.2.1:5000": UDP template
+ * rules, RFC 7011 §10.3 / RFC 5153 §6.1): each decrypted record is one
+ * IPFIX Message. The session ends on the exporter's close_notify, a fatal
+ * alert, or UDP's idle timeout; the collector sends close_notify when it
+ * stops, which a DTLS exporter takes as the end of the session.
+ *
  * Stop (ipfix_collector_stop): the workers close their TCP listening
  * sockets (no new connections), read every socket until nothing is left
  * (UDP queues and TCP receive buffers: everything TCP has acknowledged is
@@ -60,7 +76,10 @@ static ipfix_status open_sockets(ipfix_collector *c, collect_worker *w, ipfix_er
     for (unsigned i = 0; i < c->listener_count; i++) {
         collect_listener *l = &c->listeners[i];
         int fd;
-        if (l->transport == IPFIX_TRANSPORT_UDP)
+        if (l->dtls) /* handshakes only: a small buffer */
+            fd = ipfix_udp_listener_open((struct sockaddr *)&l->addr, l->addr_length,
+                                         COLLECT_DTLS_RCVBUF);
+        else if (l->transport == IPFIX_TRANSPORT_UDP)
             fd = ipfix_udp_listener_open((struct sockaddr *)&l->addr, l->addr_length,
                                          c->config.udp_rcvbuf);
         else
@@ -70,8 +89,13 @@ static ipfix_status open_sockets(ipfix_collector *c, collect_worker *w, ipfix_er
                                    "%.200s: %s", l->uri, strerror(errno));
         w->sockets[i].fd = fd;
         w->sockets[i].listener = i;
-        w->sockets[i].kind =
-            l->transport == IPFIX_TRANSPORT_UDP ? COLLECT_SOURCE_UDP : COLLECT_SOURCE_TCP_LISTEN;
+        w->sockets[i].kind = l->dtls ? COLLECT_SOURCE_DTLS_LISTEN
+                             : l->transport == IPFIX_TRANSPORT_UDP ? COLLECT_SOURCE_UDP
+                                                                   : COLLECT_SOURCE_TCP_LISTEN;
+        if (l->dtls) {
+            ipfix_status st = ipfix_dtls_listener_new(c->dtls, fd, &w->dtls[i], err);
+            if (st != IPFIX_OK) return st;
+        }
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->sockets[i]};
         if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
             return ipfix_error_set(err, IPFIX_ERR_IO, 0, "epoll", "%s", strerror(errno));
@@ -116,17 +140,22 @@ static ipfix_status parse_listeners(ipfix_collector *c, ipfix_error *err) {
         if (ep.scheme == IPFIX_SCHEME_UDP) l->transport = IPFIX_TRANSPORT_UDP;
         else if (ep.scheme == IPFIX_SCHEME_TCP) l->transport = IPFIX_TRANSPORT_TCP;
         else if (ep.scheme == IPFIX_SCHEME_TLS) l->transport = IPFIX_TRANSPORT_TCP, l->tls = true;
+        /* DTLS is UDP for the session rules (RFC 5153 §6.1) */
+        else if (ep.scheme == IPFIX_SCHEME_DTLS)
+            l->transport = IPFIX_TRANSPORT_UDP, l->tls = true, l->dtls = true;
         else
             return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "listener",
-                                   "%.200s: only udp://, tcp:// and tls:// are supported",
+                                   "%.200s: only udp://, tcp://, tls:// and dtls:// are supported",
                                    c->config.listen[i]);
-        if (l->tls && !c->tls) {
+        ipfix_tls_context **x = l->dtls ? &c->dtls : &c->tls;
+        if (l->tls && !*x) {
             const ipfix_tls_config *t = &c->config.tls;
             if (!t->cert || !t->key || !t->ca)
                 return ipfix_error_set(err, IPFIX_ERR_INVALID_ARG, 0, "RFC 7011 §11.3",
-                                       "%.60s: tls:// needs a certificate, its key and a CA file",
-                                       c->config.listen[i]);
-            st = ipfix_tls_context_new(t, true, &c->tls, err);
+                                       "%.60s: %s:// needs a certificate, its key and a CA file",
+                                       c->config.listen[i], l->dtls ? "dtls" : "tls");
+            st = l->dtls ? ipfix_tls_context_new_dtls(t, true, x, err)
+                         : ipfix_tls_context_new(t, true, x, err);
             if (st != IPFIX_OK) return st;
         }
         st = ipfix_endpoint_resolve(&ep, true, &l->addr, &l->addr_length, err);
@@ -373,6 +402,12 @@ static void tls_backlog_set(collect_worker *w, collect_exporter *e, bool on) {
     else w->tls_backlog--;
 }
 
+/* Memory accounted for a connection-like session (TCP, TLS, DTLS). */
+static size_t session_memory(const collect_exporter *e) {
+    return COLLECT_SESSION_MEMORY +
+           (e->source.kind == COLLECT_SOURCE_DTLS_CONN ? COLLECT_DTLS_BUFFER : COLLECT_TCP_BUFFER);
+}
+
 static void tcp_close(collect_worker *w, collect_exporter *e, const char *reason) {
     if (e->source.fd < 0) return;
     char why[400]; /* `reason` may be the TLS connection's, freed below */
@@ -389,7 +424,7 @@ static void tcp_close(collect_worker *w, collect_exporter *e, const char *reason
     collect_log(w, IPFIX_LOG_INFO, "%s: session closed: %s", e->name, why);
     collect_exporter_retire(w, e);
     atomic_fetch_sub(&w->collector->sessions, 1);
-    atomic_fetch_sub(&w->collector->memory, COLLECT_SESSION_MEMORY + COLLECT_TCP_BUFFER);
+    atomic_fetch_sub(&w->collector->memory, session_memory(e));
 }
 
 /* TLS failures: COLLECT_LOG_BURST lines per second per worker. */
@@ -424,7 +459,9 @@ static void tls_log(collect_worker *w, const char *format, ...) {
 static void tls_refuse(collect_worker *w, collect_exporter *e, const char *why) {
     unsigned listener = e->source.listener;
     w->tls_failures[listener]++;
-    tls_log(w, "%s: TLS handshake failed, connection refused: %s (listener %s)", e->name, why,
+    bool dtls = e->source.kind == COLLECT_SOURCE_DTLS_CONN;
+    tls_log(w, "%s: %s handshake failed, %s refused: %s (listener %s)", e->name,
+            dtls ? "DTLS" : "TLS", dtls ? "session" : "connection", why,
             w->collector->listeners[listener].uri);
     epoll_ctl(w->epfd, EPOLL_CTL_DEL, e->source.fd, NULL);
     close(e->source.fd);
@@ -437,7 +474,7 @@ static void tls_refuse(collect_worker *w, collect_exporter *e, const char *why) 
     }
     w->sessions_total--;
     atomic_fetch_sub(&w->collector->sessions, 1);
-    atomic_fetch_sub(&w->collector->memory, COLLECT_SESSION_MEMORY + COLLECT_TCP_BUFFER);
+    atomic_fetch_sub(&w->collector->memory, session_memory(e));
     collect_exporter_free(e); /* frees the TLS connection */
 }
 
@@ -449,6 +486,7 @@ static int tls_step(collect_worker *w, collect_exporter *e) {
     switch (r) {
     case IPFIX_TLS_OK: {
         e->tls_ready = true;
+        e->last_seen = time(NULL); /* DTLS: idle (UDP rules) from now */
         epoll_ctl(w->epfd, EPOLL_CTL_MOD, e->source.fd, &ev);
         char d[260];
         ipfix_tls_conn_describe(e->tls, d, sizeof d);
@@ -605,6 +643,104 @@ static size_t tcp_read(collect_worker *w, collect_exporter *e, int max_reads) {
     return total;
 }
 
+/* ------------------------------------------------------------ DTLS */
+
+#define COLLECT_DTLS_ACCEPTS_PER_EVENT 64
+
+/* ClientHellos with a valid cookie on a dtls:// listening socket: a session
+ * each (its own connected socket in this worker's epoll), handshake
+ * started. The cookie exchange itself keeps no state (RFC 6347 §4.2.1). */
+static void dtls_accept(collect_worker *w, collect_source *s) {
+    ipfix_collector *c = w->collector;
+    const collect_listener *l = &c->listeners[s->listener];
+    ipfix_dtls_listener *dl = w->dtls[s->listener];
+    struct sockaddr_storage peer;
+    socklen_t peer_length;
+    for (int i = 0; i < COLLECT_DTLS_ACCEPTS_PER_EVENT &&
+                    ipfix_dtls_listener_next(dl, &peer, &peer_length);
+         i++) {
+        size_t memory = COLLECT_SESSION_MEMORY + COLLECT_DTLS_BUFFER;
+        if (!admit(w, &peer, s->listener, memory)) {
+            ipfix_dtls_listener_reject(dl);
+            continue;
+        }
+        int fd = ipfix_udp_connected_open((const struct sockaddr *)&l->addr, l->addr_length,
+                                          (const struct sockaddr *)&peer, peer_length,
+                                          COLLECT_DTLS_RCVBUF);
+        collect_exporter *e = fd >= 0 ? collect_exporter_new(w, IPFIX_TRANSPORT_UDP, &peer,
+                                                             s->listener)
+                                      : NULL;
+        uint8_t *rx = e ? malloc(COLLECT_DTLS_BUFFER) : NULL;
+        if (!rx) {
+            collect_log(w, IPFIX_LOG_ERROR, "%s: cannot open a DTLS session: %s", l->uri,
+                        fd < 0 ? strerror(errno) : "out of memory");
+            ipfix_dtls_listener_reject(dl);
+            if (e) { /* never a session: unlisted again */
+                w->exporters = e->next;
+                w->sessions_total--;
+                collect_exporter_free(e);
+            }
+            if (fd >= 0) close(fd);
+            continue;
+        }
+        e->rx = rx;
+        e->source.kind = COLLECT_SOURCE_DTLS_CONN;
+        e->source.fd = fd;
+        snprintf(e->name, sizeof e->name, "dtls %s", e->origin);
+        e->tls_deadline = time(NULL) + COLLECT_TLS_HANDSHAKE_SECONDS;
+        ipfix_error err;
+        ipfix_error_clear(&err);
+        if (ipfix_dtls_listener_accept(dl, fd, &e->tls, &err) != IPFIX_OK) e->tls = NULL;
+        else ipfix_tls_conn_set_mtu(e->tls, COLLECT_DTLS_MTU);
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &e->source};
+        epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
+        session_opened(w, e, memory, false);
+        if (!e->tls) tls_refuse(w, e, err.detail[0] ? err.detail : "out of memory");
+        else tls_step(w, e); /* sends the ServerHello flight */
+    }
+}
+
+/* Read a DTLS session: each record is one IPFIX Message (UDP rules: a bad
+ * message is counted, the session goes on). Returns the records read. A
+ * session still in its handshake advances it instead (and may be freed). */
+static size_t dtls_read(collect_worker *w, collect_exporter *e, int max_reads) {
+    if (!e->tls_ready) {
+        tls_step(w, e);
+        return 0;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    size_t records = 0;
+    int i = 0;
+    for (; i < max_reads && e->source.fd >= 0; i++) {
+        size_t got = 0;
+        ipfix_tls_result r = ipfix_tls_conn_read(e->tls, e->rx, COLLECT_DTLS_BUFFER, &got);
+        if (r == IPFIX_TLS_WANT_READ || r == IPFIX_TLS_WANT_WRITE) break;
+        if (r == IPFIX_TLS_CLOSED) {
+            tcp_close(w, e, "closed by the exporter (close_notify)");
+            break;
+        }
+        if (r != IPFIX_TLS_OK) {
+            char why[400];
+            snprintf(why, sizeof why, "%s", ipfix_tls_conn_error(e->tls));
+            collect_exporter_log(w, e, IPFIX_LOG_WARNING, "DTLS session failed: %s", why);
+            tcp_close(w, e, why);
+            break;
+        }
+        records++;
+        collect_exporter_message(w, e, e->rx, got, &now);
+    }
+    /* more records may wait (a full read budget, or several in a datagram) */
+    if (e->tls) tls_backlog_set(w, e, e->source.fd >= 0 && i == max_reads);
+    return records;
+}
+
+/* Read a TCP, TLS or DTLS session. */
+static size_t session_read(collect_worker *w, collect_exporter *e, int max_reads) {
+    if (e->source.kind == COLLECT_SOURCE_DTLS_CONN) return dtls_read(w, e, max_reads);
+    return tcp_read(w, e, max_reads);
+}
+
 /* ------------------------------------------------------------ loop */
 
 static void rotate_store(collect_worker *w, collect_store *s, const struct timespec *now,
@@ -641,13 +777,24 @@ static void housekeeping(collect_worker *w) {
                     snprintf(why, sizeof why, "handshake not completed within %d s",
                              COLLECT_TLS_HANDSHAKE_SECONDS);
                     tls_refuse(w, e, why);
+                } else if (e->source.kind == COLLECT_SOURCE_DTLS_CONN &&
+                           ipfix_tls_conn_timeout_ms(e->tls) == 0) {
+                    tls_step(w, e); /* DTLS: retransmit our last flight */
                 }
                 continue;
             }
             collect_exporter_housekeeping(w, e, now.tv_sec);
+            bool dtls = e->source.kind == COLLECT_SOURCE_DTLS_CONN;
             if (e->transport == IPFIX_TRANSPORT_UDP && e->session &&
-                now.tv_sec - e->last_seen > COLLECT_UDP_IDLE_SECONDS)
-                udp_expire(w, e);
+                now.tv_sec - e->last_seen > COLLECT_UDP_IDLE_SECONDS) {
+                if (dtls) {
+                    char why[80];
+                    snprintf(why, sizeof why, "idle for more than %d s", COLLECT_UDP_IDLE_SECONDS);
+                    tcp_close(w, e, why);
+                } else {
+                    udp_expire(w, e);
+                }
+            }
         }
         collect_exporter_fold_retired(w);
     }
@@ -663,6 +810,10 @@ static void handle(collect_worker *w, collect_source *s) {
     case COLLECT_SOURCE_TCP_CONN:
         tcp_read(w, (collect_exporter *)s, COLLECT_TCP_READS_PER_EVENT);
         break;
+    case COLLECT_SOURCE_DTLS_LISTEN: dtls_accept(w, s); break;
+    case COLLECT_SOURCE_DTLS_CONN:
+        dtls_read(w, (collect_exporter *)s, COLLECT_TCP_READS_PER_EVENT * 4);
+        break;
     }
 }
 
@@ -670,7 +821,10 @@ static void handle(collect_worker *w, collect_source *s) {
 static void drain(collect_worker *w) {
     ipfix_collector *c = w->collector;
     for (unsigned i = 0; i < c->listener_count; i++) {
-        if (w->sockets[i].kind != COLLECT_SOURCE_TCP_LISTEN || w->sockets[i].fd < 0) continue;
+        if ((w->sockets[i].kind != COLLECT_SOURCE_TCP_LISTEN &&
+             w->sockets[i].kind != COLLECT_SOURCE_DTLS_LISTEN) ||
+            w->sockets[i].fd < 0)
+            continue;
         close(w->sockets[i].fd);
         w->sockets[i].fd = -1;
     }
@@ -685,7 +839,7 @@ static void drain(collect_worker *w) {
             if (w->sockets[i].kind == COLLECT_SOURCE_UDP)
                 while (udp_read(w, &w->sockets[i]) > 0) got++;
         for (collect_exporter *e = w->exporters; e; e = e->next)
-            if (e->source.fd >= 0) got += tcp_read(w, e, 1 << 20);
+            if (e->source.fd >= 0) got += session_read(w, e, 1 << 20);
         if (got == 0) break;
     }
     for (collect_exporter *e = w->exporters; e; e = e->next)
@@ -702,7 +856,7 @@ static void *worker_main(void *arg) {
         for (int i = 0; i < n; i++) handle(w, events[i].data.ptr);
         if (w->tls_backlog) /* decrypted bytes inside OpenSSL: no EPOLLIN for them */
             for (collect_exporter *e = w->exporters; e; e = e->next)
-                if (e->tls_backlog) tcp_read(w, e, COLLECT_TCP_READS_PER_EVENT);
+                if (e->tls_backlog) session_read(w, e, COLLECT_TCP_READS_PER_EVENT);
         housekeeping(w);
         pthread_mutex_unlock(&w->lock);
     }
@@ -746,8 +900,10 @@ void ipfix_collector_free(ipfix_collector *c) {
     for (unsigned i = 0; c->workers && i < c->worker_count; i++) {
         collect_worker *w = &c->workers[i];
         if (!w->collector) continue; /* never initialised */
-        for (unsigned j = 0; j < IPFIX_COLLECT_MAX_LISTENERS; j++)
+        for (unsigned j = 0; j < IPFIX_COLLECT_MAX_LISTENERS; j++) {
+            ipfix_dtls_listener_free(w->dtls[j]);
             if (w->sockets[j].fd >= 0) close(w->sockets[j].fd);
+        }
         collect_exporter *e = w->exporters;
         while (e) {
             collect_exporter *next = e->next;
@@ -768,6 +924,7 @@ void ipfix_collector_free(ipfix_collector *c) {
     free(c->workers);
     collect_store_closer_free(c->closer); /* after the stores: they hand it their last files */
     ipfix_tls_context_free(c->tls);
+    ipfix_tls_context_free(c->dtls);
     pthread_mutex_destroy(&c->json_lock);
     free(c);
 }

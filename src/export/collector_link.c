@@ -26,6 +26,24 @@
  * with the templates (RFC 5471 §3.6.1-3.6.3), as every TCP connection does.
  * Sends go through SSL_write with the same send timeout as TCP.
  *
+ * DTLS (RFC 7011 §10-11 over UDP, RFC 5153 §6 and §8): a connected UDP
+ * socket, non-blocking, with a DTLS 1.2 client handshake after the connect
+ * (bounded by HANDSHAKE_TIMEOUT_S, handshake flights fragmented to the
+ * max_message datagram size, retransmitted on the DTLS timer), the peer
+ * verified as for TLS. Each IPFIX Message goes in one DTLS record in one
+ * datagram: the writer's limit is max_message - IPFIX_DTLS_RECORD_OVERHEAD
+ * (so the default 1400-byte datagram carries messages of up to 1363
+ * bytes). Templates are refreshed as over UDP (RFC 7011 §10.3.6) and sent
+ * first on every new session (RFC 5471 §3.6.1-3.6.3). DTLS has no
+ * connection to lose, so before each send the link reads what came back:
+ * a close_notify or a fatal alert from the Collector, or an ICMP error on
+ * the connected socket (a Collector that is gone: "Connection refused").
+ * Any of them, or a failed send, ends the session: the link goes down,
+ * messages wait in the bounded queue as for TCP, and a new handshake is
+ * tried with backoff. (A Collector that restarts on the same port between
+ * two sends is not noticed: it drops our records silently, as DTLS
+ * requires for records of an unknown association.)
+ *
  * State changes are logged once each (config.log): connected, connection
  * attempt failed (again only when the reason changes), connection lost.
  */
@@ -65,6 +83,8 @@ struct collector_link {
     ipfix_endpoint endpoint;
     bool tcp;                     /* a stream: TCP or TLS */
     bool tls;
+    bool dtls;                    /* DTLS over UDP (datagrams, but a session) */
+    bool session;                 /* TCP, TLS or DTLS: reconnect, queue while down */
     int fd;                       /* -1: down */
     ipfix_tls_context *tls_context;
     ipfix_tls_conn *tls_conn;     /* the TLS session while up */
@@ -114,7 +134,7 @@ static void link_log(collector_link *l, const char *format, ...) {
 static void connect_failed(collector_link *l, const char *why) {
     if (strcmp(why, l->last_failure) != 0) {
         link_log(l, "%s connection failed: %s; retrying with backoff, records queue meanwhile",
-                 l->tls ? "TLS" : "TCP", why);
+                 l->dtls ? "DTLS" : l->tls ? "TLS" : "TCP", why);
         snprintf(l->last_failure, sizeof l->last_failure, "%s", why);
     }
 }
@@ -163,6 +183,52 @@ static bool tls_handshake(collector_link *l, int fd) {
     return true;
 }
 
+/* The DTLS client handshake on the connected non-blocking UDP socket, at
+ * most HANDSHAKE_TIMEOUT_S; false (reason logged) when it fails. */
+static bool dtls_handshake(collector_link *l, int fd) {
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
+    ipfix_error err;
+    ipfix_error_clear(&err);
+    if (ipfix_tls_conn_new(l->tls_context, fd, l->endpoint.host, &l->tls_conn, &err) != IPFIX_OK) {
+        connect_failed(l, err.detail);
+        return false;
+    }
+    char why[420] = "";
+    if (!ipfix_tls_conn_set_mtu(l->tls_conn, (unsigned)l->config.max_message))
+        snprintf(why, sizeof why, "--max-message %zu is too small for DTLS", l->config.max_message);
+    uint64_t deadline = monotonic_ms() + HANDSHAKE_TIMEOUT_S * 1000u;
+    while (!why[0]) {
+        ipfix_tls_result r = ipfix_tls_conn_handshake(l->tls_conn);
+        if (r == IPFIX_TLS_OK) break;
+        if (r != IPFIX_TLS_WANT_READ && r != IPFIX_TLS_WANT_WRITE) {
+            const char *e = ipfix_tls_conn_error(l->tls_conn);
+            snprintf(why, sizeof why, "%s", e[0] ? e : "DTLS handshake failed");
+            break;
+        }
+        uint64_t now = monotonic_ms();
+        if (now >= deadline) {
+            snprintf(why, sizeof why, "DTLS handshake timed out after %d s (no answer)",
+                     HANDSHAKE_TIMEOUT_S);
+            break;
+        }
+        int wait = (int)(deadline - now), timer = ipfix_tls_conn_timeout_ms(l->tls_conn);
+        if (timer >= 0 && timer < wait) wait = timer; /* retransmission due */
+        struct pollfd p = {.fd = fd, .events = r == IPFIX_TLS_WANT_WRITE ? POLLOUT : POLLIN};
+        poll(&p, 1, wait);
+    }
+    if (!why[0] && ipfix_tls_conn_data_mtu(l->tls_conn) + IPFIX_DTLS_RECORD_OVERHEAD <
+                       l->config.max_message)
+        snprintf(why, sizeof why, "DTLS record overhead larger than expected (data MTU %zu)",
+                 ipfix_tls_conn_data_mtu(l->tls_conn));
+    if (why[0]) {
+        connect_failed(l, why);
+        ipfix_tls_conn_free(l->tls_conn);
+        l->tls_conn = NULL;
+        return false;
+    }
+    return true;
+}
+
 /* Connect with a bounded wait; the socket is left blocking with a send
  * timeout. */
 static bool link_connect(collector_link *l) {
@@ -184,14 +250,14 @@ static bool link_connect(collector_link *l) {
         }
     }
     if (rc < 0) {
-        if (l->tcp) connect_failed(l, strerror(why));
+        if (l->session) connect_failed(l, strerror(why));
         close(fd);
         return false;
     }
     fcntl(fd, F_SETFL, flags);
     struct timeval tv = {.tv_sec = SEND_TIMEOUT_S};
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (l->tls && !tls_handshake(l, fd)) {
+    if (l->dtls ? !dtls_handshake(l, fd) : l->tls && !tls_handshake(l, fd)) {
         close(fd);
         return false;
     }
@@ -204,7 +270,7 @@ static bool link_connect(collector_link *l) {
     }
     l->fd = fd;
     l->templates_due = true;
-    if (l->tcp) {
+    if (l->session) {
         char how[300] = "";
         if (l->tls_conn) {
             char d[260];
@@ -228,9 +294,51 @@ static bool peer_closed(const collector_link *l) {
     return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
+/* DTLS: read what the Collector sent since the last send. A close_notify,
+ * a fatal alert or an ICMP error (pending on the connected socket, poll
+ * says POLLERR) ends the session: false, the link down. Anything else
+ * (application data, a retransmitted handshake flight) is dropped. */
+static bool dtls_peer_alive(collector_link *l) {
+    for (int i = 0; i < 16; i++) {
+        struct pollfd p = {.fd = l->fd, .events = POLLIN};
+        if (poll(&p, 1, 0) != 1) return true;
+        uint8_t buf[2048];
+        size_t got;
+        ipfix_tls_result r = ipfix_tls_conn_read(l->tls_conn, buf, sizeof buf, &got);
+        if (r == IPFIX_TLS_OK || r == IPFIX_TLS_WANT_READ || r == IPFIX_TLS_WANT_WRITE) continue;
+        link_log(l, "DTLS session lost: %s; new handshake with backoff, records queue meanwhile",
+                 r == IPFIX_TLS_CLOSED ? "closed by the collector (close_notify)"
+                                       : ipfix_tls_conn_error(l->tls_conn));
+        link_down(l);
+        return false;
+    }
+    return true;
+}
+
+/* One message in one DTLS record; false (link down) on failure. */
+static bool dtls_send(collector_link *l, const uint8_t *p, size_t n) {
+    if (!dtls_peer_alive(l)) return false;
+    uint64_t deadline = monotonic_ms() + SEND_TIMEOUT_S * 1000u;
+    for (;;) {
+        ipfix_tls_result r = ipfix_tls_conn_write(l->tls_conn, p, n);
+        if (r == IPFIX_TLS_OK) return true;
+        uint64_t now = monotonic_ms();
+        if (r == IPFIX_TLS_WANT_WRITE && now < deadline) {
+            struct pollfd q = {.fd = l->fd, .events = POLLOUT};
+            poll(&q, 1, (int)(deadline - now));
+            continue;
+        }
+        link_log(l, "DTLS session lost: %s; new handshake with backoff, records queue meanwhile",
+                 r == IPFIX_TLS_WANT_WRITE ? "send timed out" : ipfix_tls_conn_error(l->tls_conn));
+        link_down(l);
+        return false;
+    }
+}
+
 /* Send all bytes; false (and the link down for TCP) on failure. */
 static bool send_bytes(collector_link *l, const uint8_t *p, size_t n) {
     if (l->fd < 0) return false;
+    if (l->dtls) return dtls_send(l, p, n);
     if (!l->tcp) {
         ssize_t w = send(l->fd, p, n, MSG_NOSIGNAL);
         return w == (ssize_t)n;
@@ -357,7 +465,7 @@ static void tcp_service(collector_link *l) {
         }
         l->stats.reconnects++;
     }
-    if (l->templates_due) {
+    if (refresh_due(l)) { /* TCP: after connecting; DTLS: also the UDP refresh */
         uint32_t seq = ipfix_writer_next_sequence(l->writer, l->config.odid);
         if (l->queued_messages) seq = ipfix_get_u32(l->queue + l->queue_head + sizeof(queued) + 8);
         if (!send_templates(l, seq)) return;
@@ -382,13 +490,14 @@ static ipfix_status send_message(void *context, const uint8_t *msg, size_t n) {
     queued meta = {.length = (uint32_t)n, .records = ipfix_writer_message_records(l->writer),
                    .packets = l->cur_packets, .octets = l->cur_octets};
     l->cur_packets = l->cur_octets = 0;
-    if (l->tcp) {
+    if (l->session) {
         tcp_service(l);
         if (l->fd < 0 || l->queued_messages) {
             queue_push(l, msg, n, &meta);
             return IPFIX_OK;
         }
-        if (!send_bytes(l, msg, n)) {
+        if ((refresh_due(l) && !send_templates(l, ipfix_get_u32(msg + 8))) ||
+            !send_bytes(l, msg, n)) {
             queue_push(l, msg, n, &meta); /* resent after reconnecting */
             return IPFIX_OK;
         }
@@ -410,44 +519,59 @@ ipfix_status collector_link_open(const ipfix_endpoint *endpoint,
                                  ipfix_error *err) {
     *out = NULL;
     if (endpoint->scheme != IPFIX_SCHEME_UDP && endpoint->scheme != IPFIX_SCHEME_TCP &&
-        endpoint->scheme != IPFIX_SCHEME_TLS)
+        endpoint->scheme != IPFIX_SCHEME_TLS && endpoint->scheme != IPFIX_SCHEME_DTLS)
         return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "export",
-                               "%s:// export is not supported (udp, tcp, tls)",
+                               "%s:// export is not supported (udp, tcp, tls, dtls)",
                                ipfix_scheme_name(endpoint->scheme));
-    if (endpoint->scheme == IPFIX_SCHEME_TLS && !config->tls)
+    if ((endpoint->scheme == IPFIX_SCHEME_TLS || endpoint->scheme == IPFIX_SCHEME_DTLS) &&
+        !config->tls)
         return ipfix_error_set(err, IPFIX_ERR_INVALID_ARG, 0, "RFC 7011 §11.3",
-                               "tls:// needs a certificate, key and CA");
+                               "%s:// needs a certificate, key and CA",
+                               ipfix_scheme_name(endpoint->scheme));
+    if (endpoint->scheme == IPFIX_SCHEME_DTLS &&
+        config->max_message < 256 + IPFIX_DTLS_RECORD_OVERHEAD)
+        return ipfix_error_set(err, IPFIX_ERR_INVALID_ARG, 0, "export",
+                               "dtls:// needs a message size of at least %u bytes",
+                               256 + IPFIX_DTLS_RECORD_OVERHEAD);
     collector_link *l = calloc(1, sizeof *l);
     if (!l) return IPFIX_ERR_NOMEM;
     l->config = *config;
     l->endpoint = *endpoint;
     l->tls = endpoint->scheme == IPFIX_SCHEME_TLS;
+    l->dtls = endpoint->scheme == IPFIX_SCHEME_DTLS;
     l->tcp = endpoint->scheme == IPFIX_SCHEME_TCP || l->tls;
+    l->session = l->tcp || l->dtls;
     l->fd = -1;
     ipfix_endpoint_format(endpoint, l->uri, sizeof l->uri);
     ipfix_status st = ipfix_endpoint_resolve(endpoint, false, &l->addr, &l->addr_length, err);
     if (st == IPFIX_OK && l->tls)
         st = ipfix_tls_context_new(config->tls, false, &l->tls_context, err);
+    if (st == IPFIX_OK && l->dtls)
+        st = ipfix_tls_context_new_dtls(config->tls, false, &l->tls_context, err);
     if (st != IPFIX_OK) {
         free(l);
         return st;
     }
-    ipfix_writer_config wc = {.max_message_size = l->tcp ? 65535u : config->max_message,
+    /* DTLS: the record around the message must fit the datagram size */
+    size_t max = l->tcp ? 65535u
+                 : l->dtls ? config->max_message - IPFIX_DTLS_RECORD_OVERHEAD
+                           : config->max_message;
+    ipfix_writer_config wc = {.max_message_size = max,
                               .observation_domain_id = config->odid};
     l->writer = ipfix_writer_new(&wc, send_message, l);
-    if (l->tcp) l->queue = malloc(config->queue_bytes ? config->queue_bytes : 1);
-    if (!l->writer || (l->tcp && !l->queue)) {
+    if (l->session) l->queue = malloc(config->queue_bytes ? config->queue_bytes : 1);
+    if (!l->writer || (l->session && !l->queue)) {
         collector_link_close(l, 0, NULL);
         return IPFIX_ERR_NOMEM;
     }
     if (!link_connect(l)) {
-        if (!l->tcp) {
+        if (!l->session) {
             collector_link_close(l, 0, NULL);
             return ipfix_error_set(err, IPFIX_ERR_IO, 0, "export", "cannot open UDP socket: %s",
                                    strerror(errno));
         }
         link_down(l); /* retried with backoff; records queue meanwhile */
-    } else if (l->tcp) {
+    } else if (l->session) {
         send_templates(l, 0);
     }
     *out = l;
@@ -469,12 +593,12 @@ ipfix_status collector_link_add(collector_link *l, const ipfix_template *tmpl,
 
 ipfix_status collector_link_flush(collector_link *l) {
     ipfix_status st = ipfix_writer_flush(l->writer);
-    if (l->tcp) tcp_service(l);
+    if (l->session) tcp_service(l);
     return st;
 }
 
 void collector_link_tick(collector_link *l) {
-    if (l->tcp) {
+    if (l->session) {
         tcp_service(l);
     } else if (refresh_due(l) && l->fd >= 0) {
         send_templates(l, ipfix_writer_next_sequence(l->writer, l->config.odid));
@@ -513,7 +637,7 @@ void collector_link_close(collector_link *l, unsigned drain_ms, collector_link_s
     if (l->writer) {
         ipfix_writer_flush(l->writer);
         uint64_t deadline = monotonic_ms() + drain_ms;
-        while (l->tcp && l->queued_messages && monotonic_ms() < deadline) {
+        while (l->session && l->queued_messages && monotonic_ms() < deadline) {
             if (l->fd < 0 && l->next_attempt_ms > monotonic_ms()) {
                 uint64_t wait = l->next_attempt_ms - monotonic_ms();
                 if (wait > deadline - monotonic_ms()) break;
@@ -530,7 +654,7 @@ void collector_link_close(collector_link *l, unsigned drain_ms, collector_link_s
     if (l->fd >= 0) {
         ipfix_tls_conn_shutdown(l->tls_conn); /* close_notify */
         if (l->tcp) shutdown(l->fd, SHUT_WR);
-        if (l->tls_conn) close_wait(l);
+        if (l->tls_conn && l->tcp) close_wait(l); /* DTLS: no stream to wait for */
     }
     close_session(l);
     ipfix_tls_context_free(l->tls_context);

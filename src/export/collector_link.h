@@ -1,11 +1,15 @@
 /*
  * collector_link.h — one Transport Session from the Exporting Process to a
- * Collector (UDP, TCP, or TLS over TCP): a message writer whose sink sends
- * each message, the templates sent first on each connection and refreshed
- * over UDP (RFC 7011 §10.3.6), and for TCP and TLS a bounded queue with
+ * Collector (UDP, TCP, TLS over TCP or DTLS over UDP): a message writer
+ * whose sink sends each message, the templates sent first on each
+ * connection and refreshed over UDP and DTLS (RFC 7011 §10.3.6), and for
+ * TCP, TLS and DTLS a bounded queue with
  * reconnection and exponential backoff. TLS (RFC 7011 §11, tls.h) is TCP
  * plus a handshake after each connect; a failed handshake (refused
  * certificate, name mismatch...) counts as a failed connection attempt.
+ * DTLS is UDP with a handshake per session and messages sized so that each
+ * DTLS record fits max_message bytes; a session ends on a close_notify,
+ * alert or ICMP error from the Collector and is made again with backoff.
  * Connection state changes (connected, connect failed and why, send failed)
  * are reported through config.log, once per change. Internal to src/export.
  */
@@ -26,13 +30,13 @@ typedef struct collector_link collector_link;
 
 typedef struct collector_link_config {
     uint32_t odid;
-    size_t max_message;              /* UDP; TCP uses 65535 */
-    unsigned template_refresh_s;     /* UDP only */
+    size_t max_message;              /* UDP datagram; DTLS: the record's; TCP uses 65535 */
+    unsigned template_refresh_s;     /* UDP and DTLS only */
     unsigned template_refresh_messages;
-    size_t queue_bytes;              /* TCP only */
+    size_t queue_bytes;              /* TCP, TLS and DTLS */
     ipfix_template *const *templates; /* sent at connect / refresh (borrowed) */
     size_t template_count;
-    const ipfix_tls_config *tls;     /* tls:// only: certificate, key, CA, peer names */
+    const ipfix_tls_config *tls;     /* tls:// and dtls://: certificate, key, CA, peer names */
     void (*log)(void *context, const char *line); /* state changes; NULL: silent */
     void *log_context;
 } collector_link_config;

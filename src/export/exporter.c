@@ -284,10 +284,11 @@ ipfix_status ipfix_exporter_add_collector(ipfix_exporter *e, const ipfix_endpoin
                                 .template_count = 2 + e->stats_count,
                                 .log = e->config.log,
                                 .log_context = e->config.log_context};
-    if (endpoint->scheme == IPFIX_SCHEME_TLS) {
+    if (endpoint->scheme == IPFIX_SCHEME_TLS || endpoint->scheme == IPFIX_SCHEME_DTLS) {
         if (!e->config.tls.cert || !e->config.tls.key || !e->config.tls.ca)
             return ipfix_error_set(err, IPFIX_ERR_INVALID_ARG, 0, "RFC 7011 §11.3",
-                                   "tls:// needs a certificate, its key and a CA file");
+                                   "%s:// needs a certificate, its key and a CA file",
+                                   ipfix_scheme_name(endpoint->scheme));
         lc.tls = &e->config.tls;
     }
     ipfix_status st = collector_link_open(endpoint, &lc, &e->links[e->link_count], err);

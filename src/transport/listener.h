@@ -42,6 +42,15 @@ void ipfix_udp_batch_free(ipfix_udp_batch *batch);
  * sender batch->from[i]. */
 int ipfix_udp_receive(int fd, ipfix_udp_batch *batch, uint32_t *drops);
 
+/* DTLS: a UDP socket for one peer, bound to the listener's address
+ * (SO_REUSEADDR + SO_REUSEPORT, joining the listeners' group) and connected
+ * to `peer`, non-blocking: the kernel delivers that peer's datagrams to it
+ * rather than to the listening sockets (a connected socket matches the
+ * 4-tuple). With a wildcard listener address the replies leave from the
+ * address the route to the peer chooses. -1 with errno on failure. */
+int ipfix_udp_connected_open(const struct sockaddr *local, socklen_t local_length,
+                             const struct sockaddr *peer, socklen_t peer_length, size_t rcvbuf);
+
 /* A listening TCP socket (SO_REUSEADDR + SO_REUSEPORT, non-blocking). */
 int ipfix_tcp_listener_open(const struct sockaddr *addr, socklen_t addr_length, int backlog);
 

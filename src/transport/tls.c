@@ -7,6 +7,15 @@
  * names (RFC 7011 §11.3, RFC 5153 §8.2). A name mismatch therefore fails
  * the handshake with an alert to the peer, like a bad chain, and the peer
  * learns that it was refused.
+ *
+ * DTLS (RFC 6347) shares all of it; the differences are the method and
+ * version (DTLS 1.2), the AEAD-only cipher list (a fixed record overhead,
+ * so that IPFIX messages can be sized to fit a datagram), OpenSSL's
+ * datagram BIO on a connected UDP socket instead of the private stream BIO,
+ * the retransmission timer (DTLSv1_handle_timeout) and, for the server,
+ * the cookie exchange of RFC 6347 §4.2.1 (DTLSv1_listen) before any state
+ * is kept for a peer: the ClientHello must echo HMAC-SHA256(secret, peer
+ * address and port), which a spoofed source address cannot.
  */
 #include "ipfixkit/tls.h"
 
@@ -23,6 +32,8 @@
 #include <arpa/inet.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -32,7 +43,10 @@
 struct ipfix_tls_context {
     SSL_CTX *ctx;
     BIO_METHOD *bio_method;
+    BIO_METHOD *limit_method;   /* DTLS server: the listeners' filter (ipfix_dtls_listener) */
     bool server;
+    bool dtls;
+    unsigned char cookie_secret[32]; /* DTLS server: keys the cookies */
     atomic_uint refs;
     char *peer_names[IPFIX_TLS_MAX_PEER_NAMES];
     unsigned peer_name_count;
@@ -42,6 +56,7 @@ struct ipfix_tls_conn {
     ipfix_tls_context *context;
     SSL *ssl;
     int fd;
+    bool dtls;              /* OpenSSL's datagram BIO on a connected UDP socket */
     bool eof;               /* recv returned 0 */
     bool handshake_done;
     bool ticket_seen;       /* client, TLS 1.3: the server's session ticket arrived */
@@ -219,6 +234,47 @@ static int new_session(SSL *ssl, SSL_SESSION *session) {
     return 0; /* not kept */
 }
 
+/* ------------------------------------------------------------ cookies */
+
+/* HMAC-SHA256(secret, family | address | port) of the ClientHello's sender
+ * (RFC 6347 §4.2.1: a cookie the client can only echo if it receives what
+ * is sent to its address). */
+static bool cookie_make(SSL *ssl, unsigned char *out, size_t *out_length) {
+    ipfix_tls_context *x = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    BIO_ADDR *peer = BIO_ADDR_new();
+    if (!x || !peer) {
+        BIO_ADDR_free(peer);
+        return false;
+    }
+    unsigned char data[2 + 16 + 2] = {0};
+    size_t length = 0;
+    bool ok = BIO_dgram_get_peer(SSL_get_rbio(ssl), peer) > 0 &&
+              BIO_ADDR_rawaddress(peer, data + 2, &length) == 1 && length <= 16;
+    if (ok) {
+        unsigned short port = BIO_ADDR_rawport(peer);
+        data[0] = (unsigned char)BIO_ADDR_family(peer);
+        memcpy(data + 2 + length, &port, 2);
+        ok = EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, x->cookie_secret,
+                       sizeof x->cookie_secret, data, 2 + length + 2, out, 32, out_length) != NULL;
+    }
+    BIO_ADDR_free(peer);
+    return ok;
+}
+
+static int cookie_generate(SSL *ssl, unsigned char *cookie, unsigned int *cookie_length) {
+    size_t n = 0;
+    if (!cookie_make(ssl, cookie, &n)) return 0;
+    *cookie_length = (unsigned int)n;
+    return 1;
+}
+
+static int cookie_verify(SSL *ssl, const unsigned char *cookie, unsigned int cookie_length) {
+    unsigned char expected[32];
+    size_t n = 0;
+    return cookie_make(ssl, expected, &n) && n == cookie_length &&
+           CRYPTO_memcmp(expected, cookie, n) == 0;
+}
+
 /* ------------------------------------------------------------ context */
 
 static void openssl_reason(char *out, size_t size) {
@@ -242,8 +298,12 @@ static ipfix_status context_error(ipfix_tls_context *x, ipfix_error *err, const 
                            why);
 }
 
-ipfix_status ipfix_tls_context_new(const ipfix_tls_config *config, bool server,
-                                   ipfix_tls_context **out, ipfix_error *err) {
+static int limit_read(BIO *b, char *out, int n);
+static int limit_write(BIO *b, const char *in, int n);
+static long limit_ctrl(BIO *b, int cmd, long num, void *ptr);
+
+static ipfix_status context_make(const ipfix_tls_config *config, bool server, bool dtls,
+                                 ipfix_tls_context **out, ipfix_error *err) {
     *out = NULL;
     if (!config->cert || !config->key || !config->ca)
         return ipfix_error_set(err, IPFIX_ERR_INVALID_ARG, 0, "RFC 7011 §11.3",
@@ -255,8 +315,12 @@ ipfix_status ipfix_tls_context_new(const ipfix_tls_config *config, bool server,
     if (!x) return ipfix_error_set(err, IPFIX_ERR_NOMEM, 0, "memory", "TLS context");
     atomic_init(&x->refs, 1);
     x->server = server;
+    x->dtls = dtls;
     ERR_clear_error();
-    x->ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+    if (dtls)
+        x->ctx = SSL_CTX_new(server ? DTLS_server_method() : DTLS_client_method());
+    else
+        x->ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
     x->bio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ipfix socket");
     if (!x->ctx || !x->bio_method) return context_error(x, err, "cannot create", "context");
     BIO_meth_set_write(x->bio_method, bio_write);
@@ -271,7 +335,28 @@ ipfix_status ipfix_tls_context_new(const ipfix_tls_config *config, bool server,
         }
         x->peer_name_count++;
     }
-    SSL_CTX_set_min_proto_version(x->ctx, TLS1_2_VERSION);
+    if (dtls) {
+        /* DTLS 1.2 (RFC 6347); AEAD suites only: non-NULL (RFC 7011 §11.3)
+         * and a known record overhead (IPFIX_DTLS_RECORD_OVERHEAD) */
+        SSL_CTX_set_min_proto_version(x->ctx, DTLS1_2_VERSION);
+        SSL_CTX_set_app_data(x->ctx, x);
+        if (SSL_CTX_set_cipher_list(x->ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1 ||
+            RAND_bytes(x->cookie_secret, sizeof x->cookie_secret) != 1)
+            return context_error(x, err, "cannot set up", "DTLS");
+        if (server) {
+            SSL_CTX_set_cookie_generate_cb(x->ctx, cookie_generate);
+            SSL_CTX_set_cookie_verify_cb(x->ctx, cookie_verify);
+            /* the listeners' filter; here, as accepted connections keep it */
+            x->limit_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_FILTER, "ipfix listen");
+            if (!x->limit_method) return context_error(x, err, "cannot set up", "DTLS");
+            BIO_meth_set_read(x->limit_method, limit_read);
+            BIO_meth_set_write(x->limit_method, limit_write);
+            BIO_meth_set_ctrl(x->limit_method, limit_ctrl);
+            BIO_meth_set_create(x->limit_method, bio_create);
+        }
+    } else {
+        SSL_CTX_set_min_proto_version(x->ctx, TLS1_2_VERSION);
+    }
     SSL_CTX_set_mode(x->ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     /* no AUTO_RETRY: a record without application data (a session ticket)
      * returns WANT_READ instead of blocking for more on a blocking fd */
@@ -308,10 +393,21 @@ ipfix_status ipfix_tls_context_new(const ipfix_tls_config *config, bool server,
     return IPFIX_OK;
 }
 
+ipfix_status ipfix_tls_context_new(const ipfix_tls_config *config, bool server,
+                                   ipfix_tls_context **out, ipfix_error *err) {
+    return context_make(config, server, false, out, err);
+}
+
+ipfix_status ipfix_tls_context_new_dtls(const ipfix_tls_config *config, bool server,
+                                        ipfix_tls_context **out, ipfix_error *err) {
+    return context_make(config, server, true, out, err);
+}
+
 static void context_unref(ipfix_tls_context *x) {
     if (!x || atomic_fetch_sub(&x->refs, 1) != 1) return;
     SSL_CTX_free(x->ctx);
     BIO_meth_free(x->bio_method);
+    BIO_meth_free(x->limit_method);
     for (unsigned i = 0; i < x->peer_name_count; i++) free(x->peer_names[i]);
     free(x);
 }
@@ -326,17 +422,37 @@ ipfix_status ipfix_tls_conn_new(ipfix_tls_context *x, int fd, const char *host,
     ipfix_tls_conn *c = calloc(1, sizeof *c);
     if (!c) return ipfix_error_set(err, IPFIX_ERR_NOMEM, 0, "memory", "TLS connection");
     c->fd = fd;
+    c->dtls = x->dtls;
     if (host) snprintf(c->host, sizeof c->host, "%s", host);
     ERR_clear_error();
     c->ssl = SSL_new(x->ctx);
-    BIO *bio = c->ssl ? BIO_new(x->bio_method) : NULL;
+    BIO *bio = NULL;
+    if (c->ssl && x->dtls) {
+        bio = BIO_new_dgram(fd, BIO_NOCLOSE);
+        struct sockaddr_storage peer;
+        socklen_t length = sizeof peer;
+        BIO_ADDR *a = BIO_ADDR_new();
+        if (bio && a && getpeername(fd, (struct sockaddr *)&peer, &length) == 0) {
+            if (peer.ss_family == AF_INET6) {
+                const struct sockaddr_in6 *p6 = (const void *)&peer;
+                BIO_ADDR_rawmake(a, AF_INET6, &p6->sin6_addr, 16, p6->sin6_port);
+            } else {
+                const struct sockaddr_in *p4 = (const void *)&peer;
+                BIO_ADDR_rawmake(a, AF_INET, &p4->sin_addr, 4, p4->sin_port);
+            }
+            BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, a);
+        }
+        BIO_ADDR_free(a);
+    } else if (c->ssl) {
+        bio = BIO_new(x->bio_method);
+        if (bio) BIO_set_data(bio, c);
+    }
     if (!bio) {
         SSL_free(c->ssl);
         free(c);
         ERR_clear_error();
         return ipfix_error_set(err, IPFIX_ERR_NOMEM, 0, "memory", "TLS connection");
     }
-    BIO_set_data(bio, c);
     SSL_set_bio(c->ssl, bio, bio);
     SSL_set_app_data(c->ssl, c);
     atomic_fetch_add(&x->refs, 1);
@@ -397,12 +513,15 @@ static void explain(ipfix_tls_conn *c, int ssl_error) {
             break;
         default: break;
         }
-        if (text) {
+        const char *alert = text && c->dtls ? strstr(text, "TLS alert") : NULL;
+        if (alert) { /* "... (DTLS alert)" */
+            snprintf(c->reason, sizeof c->reason, "%.*sD%s", (int)(alert - text), text, alert);
+        } else if (text) {
             snprintf(c->reason, sizeof c->reason, "%s", text);
         } else {
             char why[160];
             openssl_reason(why, sizeof why);
-            snprintf(c->reason, sizeof c->reason, "TLS %s failed: %s",
+            snprintf(c->reason, sizeof c->reason, "%s %s failed: %s", c->dtls ? "DTLS" : "TLS",
                      c->handshake_done ? "session" : "handshake", why);
         }
     } else if (ssl_error == SSL_ERROR_SYSCALL || ssl_error == SSL_ERROR_ZERO_RETURN) {
@@ -419,6 +538,8 @@ static void explain(ipfix_tls_conn *c, int ssl_error) {
 }
 
 static ipfix_tls_result result_of(ipfix_tls_conn *c, int rc) {
+    if (c->dtls && !c->sys_errno && errno != EAGAIN && errno != EWOULDBLOCK)
+        c->sys_errno = errno; /* the datagram BIO's failed send/recv */
     int e = SSL_get_error(c->ssl, rc);
     ipfix_tls_result res;
     switch (e) {
@@ -454,6 +575,17 @@ ipfix_tls_result ipfix_tls_conn_handshake(ipfix_tls_conn *c) {
     if (c->handshake_done) return IPFIX_TLS_OK;
     ERR_clear_error();
     c->sys_errno = 0;
+    errno = 0;
+    if (c->dtls && DTLSv1_handle_timeout(c->ssl) < 0) { /* retransmit a flight when due */
+        int e = errno;
+        if (!c->reason[0])
+            snprintf(c->reason, sizeof c->reason, "%s",
+                     e && e != EAGAIN && e != EWOULDBLOCK ? strerror(e)
+                                                          : "DTLS handshake timed out (no answer)");
+        ERR_clear_error();
+        return IPFIX_TLS_ERROR;
+    }
+    errno = 0;
     int rc = SSL_do_handshake(c->ssl);
     if (rc == 1) {
         c->handshake_done = true;
@@ -469,7 +601,8 @@ static int64_t now_ms(void) {
 }
 
 ipfix_tls_result ipfix_tls_conn_confirm(ipfix_tls_conn *c, int timeout_ms) {
-    if (c->context->server || !c->handshake_done || SSL_version(c->ssl) < TLS1_3_VERSION)
+    if (c->dtls || c->context->server || !c->handshake_done ||
+        SSL_version(c->ssl) < TLS1_3_VERSION) /* (DTLS 1.2: the verdict is in the handshake) */
         return IPFIX_TLS_OK;
     int64_t deadline = now_ms() + timeout_ms;
     while (!c->ticket_seen) {
@@ -502,6 +635,7 @@ ipfix_tls_result ipfix_tls_conn_read(ipfix_tls_conn *c, void *buffer, size_t siz
     *got = 0;
     ERR_clear_error();
     c->sys_errno = 0;
+    errno = 0;
     size_t n = 0;
     int rc = SSL_read_ex(c->ssl, buffer, size, &n);
     if (rc == 1) {
@@ -520,6 +654,7 @@ ipfix_tls_result ipfix_tls_conn_write(ipfix_tls_conn *c, const void *buffer, siz
     if (size == 0) return IPFIX_TLS_OK;
     ERR_clear_error();
     c->sys_errno = 0;
+    errno = 0;
     size_t n = 0;
     int rc = SSL_write_ex(c->ssl, buffer, size, &n);
     if (rc == 1) return IPFIX_TLS_OK; /* all of it: partial writes are not enabled */
@@ -556,4 +691,198 @@ void ipfix_tls_conn_free(ipfix_tls_conn *c) {
     SSL_free(c->ssl); /* frees the BIO too */
     context_unref(c->context);
     free(c);
+}
+
+/* ------------------------------------------------------------ DTLS */
+
+bool ipfix_tls_conn_set_mtu(ipfix_tls_conn *c, unsigned mtu) {
+    if (!c->dtls) return false;
+    SSL_set_options(c->ssl, SSL_OP_NO_QUERY_MTU);
+    bool ok = SSL_set_mtu(c->ssl, (long)mtu) > 0;
+    ERR_clear_error();
+    return ok;
+}
+
+size_t ipfix_tls_conn_data_mtu(const ipfix_tls_conn *c) {
+    return c->dtls ? DTLS_get_data_mtu(c->ssl) : 0;
+}
+
+int ipfix_tls_conn_timeout_ms(const ipfix_tls_conn *c) {
+    struct timeval tv;
+    if (!c->dtls || c->handshake_done || DTLSv1_get_timeout(c->ssl, &tv) != 1) return -1;
+    long long ms = (long long)tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000;
+    return ms > 60000 ? 60000 : (int)ms;
+}
+
+/* DTLSv1_listen reads until a ClientHello with a valid cookie or until
+ * nothing is left, so a flood of junk would keep the caller in it for as
+ * long as the flood lasts. A filter BIO between the SSL and the datagram
+ * BIO ends each call after DTLS_LISTEN_READS datagrams (a "retry", the
+ * caller comes back later); after the accept it is a plain pass-through. */
+#define DTLS_LISTEN_READS 256u
+
+struct ipfix_dtls_listener {
+    ipfix_tls_context *context;
+    int fd;
+    SSL *ssl;        /* listening (DTLSv1_listen) until a valid ClientHello */
+    bool ready;      /* ssl holds a ClientHello with a valid cookie */
+    unsigned reads;  /* datagrams read in this call */
+};
+
+static int limit_read(BIO *b, char *out, int n) {
+    ipfix_dtls_listener *l = BIO_get_data(b);
+    BIO *next = BIO_next(b);
+    BIO_clear_retry_flags(b);
+    if (!next) return 0;
+    if (l && l->reads >= DTLS_LISTEN_READS) {
+        BIO_set_retry_read(b);
+        return -1;
+    }
+    int r = BIO_read(next, out, n);
+    if (l && r > 0) l->reads++;
+    BIO_copy_next_retry(b);
+    return r;
+}
+
+static int limit_write(BIO *b, const char *in, int n) {
+    BIO *next = BIO_next(b);
+    BIO_clear_retry_flags(b);
+    if (!next) return 0;
+    int r = BIO_write(next, in, n);
+    BIO_copy_next_retry(b);
+    return r;
+}
+
+static long limit_ctrl(BIO *b, int cmd, long num, void *ptr) {
+    BIO *next = BIO_next(b);
+    return next ? BIO_ctrl(next, cmd, num, ptr) : 0;
+}
+
+ipfix_status ipfix_dtls_listener_new(ipfix_tls_context *x, int fd, ipfix_dtls_listener **out,
+                                     ipfix_error *err) {
+    *out = NULL;
+    if (!x->dtls || !x->server)
+        return ipfix_error_set(err, IPFIX_ERR_INVALID_ARG, 0, "DTLS",
+                               "a DTLS listener needs a DTLS server context");
+    ipfix_dtls_listener *l = calloc(1, sizeof *l);
+    if (!l) return ipfix_error_set(err, IPFIX_ERR_NOMEM, 0, "memory", "DTLS listener");
+    atomic_fetch_add(&x->refs, 1);
+    l->context = x;
+    l->fd = fd;
+    *out = l;
+    return IPFIX_OK;
+}
+
+static bool listener_arm(ipfix_dtls_listener *l) {
+    if (l->ssl) return true;
+    l->ssl = SSL_new(l->context->ctx);
+    BIO *dgram = l->ssl ? BIO_new_dgram(l->fd, BIO_NOCLOSE) : NULL;
+    BIO *bio = dgram ? BIO_new(l->context->limit_method) : NULL;
+    if (!bio) {
+        BIO_free(dgram);
+        SSL_free(l->ssl);
+        l->ssl = NULL;
+        ERR_clear_error();
+        return false;
+    }
+    BIO_set_data(bio, l);
+    BIO_push(bio, dgram);
+    SSL_set_bio(l->ssl, bio, bio); /* the SSL frees the chain */
+    SSL_set_options(l->ssl, SSL_OP_COOKIE_EXCHANGE);
+    return true;
+}
+
+bool ipfix_dtls_listener_next(ipfix_dtls_listener *l, struct sockaddr_storage *peer,
+                              socklen_t *peer_length) {
+    if (l->ready) ipfix_dtls_listener_reject(l); /* not taken: dropped */
+    if (!listener_arm(l)) return false;
+    l->reads = 0;
+    BIO_ADDR *from = BIO_ADDR_new();
+    if (!from) return false;
+    ERR_clear_error();
+    /* reads until a ClientHello with a valid cookie or nothing is left;
+     * answers the others with HelloVerifyRequest, drops non-handshake data */
+    int rc = DTLSv1_listen(l->ssl, from);
+    ERR_clear_error();
+    if (rc <= 0) {
+        BIO_ADDR_free(from);
+        if (rc < 0) { /* a fatal error on this SSL: start again with a fresh one */
+            SSL_free(l->ssl);
+            l->ssl = NULL;
+        }
+        return false;
+    }
+    memset(peer, 0, sizeof *peer);
+    size_t length = 0;
+    unsigned short port = BIO_ADDR_rawport(from);
+    if (BIO_ADDR_family(from) == AF_INET6) {
+        struct sockaddr_in6 *p6 = (void *)peer;
+        p6->sin6_family = AF_INET6;
+        p6->sin6_port = port;
+        BIO_ADDR_rawaddress(from, &p6->sin6_addr, &length);
+        *peer_length = sizeof *p6;
+    } else {
+        struct sockaddr_in *p4 = (void *)peer;
+        p4->sin_family = AF_INET;
+        p4->sin_port = port;
+        BIO_ADDR_rawaddress(from, &p4->sin_addr, &length);
+        *peer_length = sizeof *p4;
+    }
+    BIO_ADDR_free(from);
+    l->ready = true;
+    return true;
+}
+
+ipfix_status ipfix_dtls_listener_accept(ipfix_dtls_listener *l, int fd, ipfix_tls_conn **out,
+                                        ipfix_error *err) {
+    *out = NULL;
+    if (!l->ready)
+        return ipfix_error_set(err, IPFIX_ERR_INVALID_ARG, 0, "DTLS", "no ClientHello to accept");
+    ipfix_tls_conn *c = calloc(1, sizeof *c);
+    BIO_ADDR *a = BIO_ADDR_new();
+    struct sockaddr_storage peer;
+    socklen_t length = sizeof peer;
+    if (!c || !a || getpeername(fd, (struct sockaddr *)&peer, &length) != 0) {
+        free(c);
+        BIO_ADDR_free(a);
+        ipfix_dtls_listener_reject(l);
+        return ipfix_error_set(err, IPFIX_ERR_IO, 0, "DTLS", "cannot set up the session");
+    }
+    if (peer.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *p6 = (const void *)&peer;
+        BIO_ADDR_rawmake(a, AF_INET6, &p6->sin6_addr, 16, p6->sin6_port);
+    } else {
+        const struct sockaddr_in *p4 = (const void *)&peer;
+        BIO_ADDR_rawmake(a, AF_INET, &p4->sin_addr, 4, p4->sin_port);
+    }
+    /* the SSL keeps the ClientHello; from now on it talks over the
+     * connected socket (the usual OpenSSL pattern after DTLSv1_listen) */
+    BIO *bio = SSL_get_rbio(l->ssl);
+    BIO_set_data(bio, NULL); /* the filter passes everything through now */
+    BIO_set_fd(bio, fd, BIO_NOCLOSE);
+    BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, a);
+    BIO_ADDR_free(a);
+    c->ssl = l->ssl;
+    c->fd = fd;
+    c->dtls = true;
+    SSL_set_app_data(c->ssl, c); /* still in accept state: DTLSv1_listen set it */
+    atomic_fetch_add(&l->context->refs, 1);
+    c->context = l->context;
+    l->ssl = NULL;
+    l->ready = false;
+    *out = c;
+    return IPFIX_OK;
+}
+
+void ipfix_dtls_listener_reject(ipfix_dtls_listener *l) {
+    SSL_free(l->ssl);
+    l->ssl = NULL;
+    l->ready = false;
+}
+
+void ipfix_dtls_listener_free(ipfix_dtls_listener *l) {
+    if (!l) return;
+    SSL_free(l->ssl);
+    context_unref(l->context);
+    free(l);
 }

@@ -41,6 +41,19 @@ fail:;
     return -1;
 }
 
+int ipfix_udp_connected_open(const struct sockaddr *local, socklen_t local_length,
+                             const struct sockaddr *peer, socklen_t peer_length, size_t rcvbuf) {
+    int fd = ipfix_udp_listener_open(local, local_length, rcvbuf);
+    if (fd < 0) return -1;
+    if (connect(fd, peer, peer_length) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
 int ipfix_udp_batch_init(ipfix_udp_batch *batch) {
     memset(batch, 0, sizeof *batch);
     batch->data = malloc((size_t)IPFIX_UDP_BATCH * IPFIX_UDP_DATAGRAM_MAX);

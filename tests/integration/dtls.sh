@@ -1,0 +1,384 @@
+#!/usr/bin/env bash
+# IPFIX over DTLS 1.2 over UDP (RFC 7011 §10-11, RFC 5153 §6 and §8.2,
+# RFC 6347): `ipfix probe -e dtls://...` to `ipfix collect --listen
+# dtls://...` with the test PKI of tests/tls/make_certs.sh (a test CA with
+# the identities collector.test — IP SANs 127.0.0.1 and ::1 — and
+# exporter.test; a second CA; expired certificates).
+#  1. Connectivity: the hand-checked trace (tools/probe_test_pcap.py) over
+#     DTLS, IPv4 and IPv6 loopback (two collector workers: the per-peer
+#     connected sockets share the listeners' SO_REUSEPORT group), and by DNS
+#     name with --peer-name on both sides: every flow stored exactly as
+#     expected (tests/integration/probe_expected.py), no loss.
+#  2. Policy (RFC 5471 §3.7.5-3.7.7, on DTLS): the collector refuses an
+#     exporter with a certificate of another CA, an expired certificate,
+#     the wrong name, and a client without certificate (openssl s_client
+#     -dtls1_2), each logged with the reason and counted (tls_failures); the
+#     exporter refuses a collector with a certificate of another CA, an
+#     expired one, the wrong name, and says why, its records counted as not
+#     sent; a client that passes the cookie exchange and then goes silent
+#     gets the collector's flight retransmitted (the DTLS timer) and is
+#     dropped after 10 s. Usage errors: dtls:// without the files.
+#  3. Collector restart in the middle of an export (RFC 5471 §3.6.1-3.6.3):
+#     the probe reads a trace through a pipe; once the first half is
+#     exported the collector is stopped (it sends close_notify on every
+#     DTLS session) and another started on the same port; the exporter
+#     reads the close_notify before its next send, queues, makes a new DTLS
+#     session with backoff, sends the templates first, and every record is
+#     stored. Then a collector killed with SIGKILL (no close_notify): the
+#     exporter learns it from the ICMP port unreachable on its connected
+#     socket ("Connection refused"), and every record is either stored or
+#     counted as not sent, but for those the kernel accepted before the
+#     ICMP error came back (reported, not asserted).
+#  4. tshark decodes a capture on lo with `-d udp.port==P,dtls`:
+#     ClientHello, HelloVerifyRequest (the cookie exchange), ServerHello,
+#     application data; no malformed packet; with --max-message 600 no
+#     datagram of the exporter above 600 bytes (skipped if capturing fails).
+#
+# Env (set by CTest): IPFIX, SOURCE_DIR, BUILD_DIR. Exit 0 pass, 1 fail, 77 skip.
+set -uo pipefail
+
+NAME=dtls
+. "$(dirname "$0")/../lib/common.sh"
+CHECK=$SOURCE_DIR/tests/integration/probe_expected.py
+command -v openssl >/dev/null 2>&1 || skip "the openssl command is missing (scripts/setup-deps.sh)"
+
+P=$T/pki
+bash "$SOURCE_DIR/tests/tls/make_certs.sh" "$P" || fail "making the test PKI"
+"$PY" "$SOURCE_DIR/tools/probe_test_pcap.py" "$T/trace.pcap" || fail "building the trace"
+
+# identity options: exporter/collector certificate, CA
+ident() { echo "--cert $P/$1.pem --key $P/$1.key --ca $P/${2:-ca}.pem"; }
+
+dtls_collect() { # log store listen-uri collector-identity [extra args...]
+  local log=$1 store=$2 uri=$3 who=$4; shift 4
+  # shellcheck disable=SC2046
+  start_collect "$log" --listen "$uri" $(ident "$who") -w "$store" --no-fsync -v --workers 2 "$@"
+}
+
+stop_collect() { # label log
+  kill -TERM "$COLLECT_PID"
+  wait "$COLLECT_PID" || { tail "$2" >&2; fail "$1: collector exit $? on SIGTERM"; }
+}
+
+probe() { # out uri exporter-identity [extra args...]
+  local out=$1 uri=$2 who=$3; shift 3
+  # shellcheck disable=SC2046
+  timeout 60 "$IPFIX" probe -r "$T/trace.pcap" -e "$uri" $(ident "$who") --idle-timeout 5 \
+    --active-timeout 10 -m 1M "$@" 2>"$out"
+}
+
+records_of() { # log: the "records" figure of its total line
+  awk '/^total:/{for(i=1;i<NF;i++) if($i=="records") print $(i+1)}' "$1" 2>/dev/null | tail -1
+}
+
+check_store() { # label store log
+  local label=$1 store=$2 log=$3 total f
+  total=$(grep "^total:" "$log")
+  echo "$NAME: $label: $total"
+  echo "$total" | grep -q " lost 0 out_of_order 0 malformed 0 missing_template_sets 0 " ||
+    fail "$label: collector reports loss or errors: $total"
+  echo "$total" | grep -q " tls_failures 0$" || fail "$label: DTLS failures: $total"
+  : > "$T/$label.jsonl"
+  for f in $(find "$store" -name '*.ipfix' | sort); do
+    "$IPFIX" dump --json "$f" >> "$T/$label.jsonl" || fail "$label: dump $f"
+  done
+  "$PY" "$CHECK" "$T/$label.jsonl" --no-options || fail "$label: stored flows differ from the hand-checked ones"
+  grep -q '"notSentFlowTotalCount":0' "$T/$label.jsonl" || fail "$label: no exporting reliability statistics"
+}
+
+# ------------------------------------------------------------ 1. connectivity
+run_ok() { # label listen-host connect-uri-host [probe args...] -- [collect args...]
+  local label=$1 lhost=$2 chost=$3; shift 3
+  local pargs=() cargs=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do pargs+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  cargs=("$@")
+  local port; port=$(free_port)
+  dtls_collect "$T/collect-$label.err" "$T/store-$label" "dtls://$lhost:$port" collector "${cargs[@]}"
+  probe "$T/probe-$label.err" "dtls://$chost:$port" exporter "${pargs[@]}" ||
+    { cat "$T/probe-$label.err" >&2; fail "$label: probe exit status"; }
+  grep -q "connected (DTLSv1\.2 " "$T/probe-$label.err" ||
+    { cat "$T/probe-$label.err" >&2; fail "$label: the probe did not report its DTLS session"; }
+  grep -q "not sent: 0 records" "$T/probe-$label.err" ||
+    { cat "$T/probe-$label.err" >&2; fail "$label: records not sent"; }
+  stop_collect "$label" "$T/collect-$label.err"
+  grep -q "dtls .*new session via dtls://.*DTLSv1\.2 .*peer CN=exporter.test" "$T/collect-$label.err" ||
+    { cat "$T/collect-$label.err" >&2; fail "$label: the collector did not log the DTLS session"; }
+  grep -q "^exporter dtls .* templates 5$" "$T/collect-$label.err" ||
+    { grep "^exporter" "$T/collect-$label.err" >&2; fail "$label: no DTLS session in the report"; }
+  check_store "$label" "$T/store-$label" "$T/collect-$label.err"
+}
+
+run_ok dtls-v4 127.0.0.1 127.0.0.1
+run_ok dtls-v6 '[::1]' '[::1]'
+# by DNS name: the URI host is not in the certificate, --peer-name is
+run_ok dtls-names '[::]' localhost --peer-name collector.test -- --peer-name exporter.test
+echo "$NAME: connectivity: v4, v6 and by name: every flow stored, no loss"
+
+# ------------------------------------------------------------ 2. refusals
+refused_by_collector() { # label exporter-identity collector-log-text probe-text [collect args...]
+  local label=$1 who=$2 ctext=$3 ptext=$4; shift 4
+  local port; port=$(free_port)
+  local log=$T/collect-$label.err
+  dtls_collect "$log" "$T/store-$label" "dtls://127.0.0.1:$port" collector "$@"
+  if [ "$who" = none ]; then # a client without a certificate
+    timeout 10 openssl s_client -dtls1_2 -connect "127.0.0.1:$port" -CAfile "$P/ca.pem" \
+      -servername collector.test </dev/null >"$T/probe-$label.err" 2>&1
+    wait_for_file "$log" "handshake failed" 100
+  else
+    probe "$T/probe-$label.err" "dtls://127.0.0.1:$port" "$who" ||
+      { cat "$T/probe-$label.err" >&2; fail "$label: probe exit status"; }
+    grep -q "DTLS connection failed: .*$ptext" "$T/probe-$label.err" ||
+      { cat "$T/probe-$label.err" >&2; fail "$label: the probe does not say '$ptext'"; }
+    grep -q "not sent: 24 records" "$T/probe-$label.err" ||
+      { cat "$T/probe-$label.err" >&2; fail "$label: refused records not counted as not sent"; }
+  fi
+  stop_collect "$label" "$log"
+  grep -q "warning: dtls 127.0.0.1:[0-9]*: DTLS handshake failed, session refused: .*$ctext" "$log" ||
+    { cat "$log" >&2; fail "$label: the collector does not log '$ctext'"; }
+  grep "^total:" "$log" | grep -q " records 0 .* tls_failures [1-9]" ||
+    { grep "^total:" "$log" >&2; fail "$label: refusal not counted, or records accepted"; }
+  grep -q "^listener dtls://.* tls_failures [1-9]" "$log" || fail "$label: no per-listener count"
+  echo "$NAME: collector refuses $label: $(grep -m1 -o 'session refused: .*' "$log")"
+  [ "$who" = none ] || echo "$NAME:   probe says: $(grep -m1 -o 'DTLS connection failed: .*' "$T/probe-$label.err" | sed 's/; retrying with backoff.*//' )"
+}
+
+refused_by_collector wrong-ca rogue-exporter \
+  "unable to get local issuer certificate (unknown CA" "peer refused our certificate: unknown CA"
+refused_by_collector expired expired-exporter \
+  "certificate has expired" "peer refused our certificate: certificate expired"
+refused_by_collector wrong-name exporter \
+  "peer name mismatch: certificate is for exporter.test, expected exporter1.test" \
+  "peer refused our certificate: bad certificate" --peer-name exporter1.test
+refused_by_collector no-certificate none "peer did not send a certificate" ""
+
+# a client that passes the cookie exchange and then goes silent: the collector
+# retransmits its flight on the DTLS timer and drops the session after 10 s
+PORT=$(free_port)
+dtls_collect "$T/collect-silent.err" "$T/store-silent" "dtls://127.0.0.1:$PORT" collector
+cat > "$T/silent.py" <<'PYEOF'
+import os, socket, struct, sys, time
+port = int(sys.argv[1])
+rnd = os.urandom(32)
+def client_hello(cookie, seq):
+    ext = struct.pack("!HHHH", 10, 4, 2, 0x0017)            # supported_groups: P-256
+    ext += struct.pack("!HH", 11, 2) + b"\x01\x00"           # ec_point_formats
+    ext += struct.pack("!HHHH", 13, 4, 2, 0x0403)           # signature_algorithms
+    suites = b"\xc0\x2b\xc0\x2c"                            # ECDHE-ECDSA-AES*-GCM
+    body = (b"\xfe\xfd" + rnd + b"\x00" + bytes([len(cookie)]) + cookie +
+            struct.pack("!H", len(suites)) + suites + b"\x01\x00" +
+            struct.pack("!H", len(ext)) + ext)
+    n = len(body).to_bytes(3, "big")
+    hs = b"\x01" + n + struct.pack("!H", seq) + b"\x00\x00\x00" + n + body
+    return struct.pack("!BHH", 22, 0xfefd, 0) + seq.to_bytes(6, "big") + struct.pack("!H", len(hs)) + hs
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.connect(("127.0.0.1", port))
+s.settimeout(2)
+s.send(client_hello(b"", 0))
+hvr = s.recv(2048)
+assert hvr[0] == 22 and hvr[13] == 3, "no HelloVerifyRequest"
+cookie = hvr[13 + 12 + 3:13 + 12 + 3 + hvr[13 + 12 + 2]]
+s.send(client_hello(cookie, 1))
+print("cookie of %d bytes" % len(cookie), flush=True)
+s.settimeout(30)
+while True:  # stopped by the test once the collector gave up
+    d = s.recv(4096)
+    if d[0] == 22 and d[13] == 2:
+        print("ServerHello flight", flush=True)
+PYEOF
+"$PY" "$T/silent.py" "$PORT" > "$T/silent.out" 2>&1 &
+SILENT=$!
+track "$SILENT"
+wait_for_file "$T/collect-silent.err" "handshake not completed" 400
+kill -TERM "$SILENT" 2>/dev/null
+stop_collect silent "$T/collect-silent.err"
+FLIGHTS=$(grep -c "ServerHello flight" "$T/silent.out")
+grep -q "DTLS handshake failed, session refused: handshake not completed within 10 s" "$T/collect-silent.err" ||
+  { cat "$T/silent.out" "$T/collect-silent.err" >&2; fail "a client that stops in the handshake is not dropped"; }
+[ "$FLIGHTS" -ge 2 ] ||
+  { cat "$T/silent.out" >&2; fail "the collector does not retransmit its handshake flight"; }
+echo "$NAME: collector drops a client that stops after the cookie exchange ($(head -1 "$T/silent.out"); its flight sent $FLIGHTS times)"
+
+refused_by_probe() { # label collector-identity probe-text [probe args...]
+  local label=$1 who=$2 ptext=$3; shift 3
+  local port; port=$(free_port)
+  local log=$T/collect-$label.err
+  dtls_collect "$log" "$T/store-$label" "dtls://127.0.0.1:$port" "$who"
+  probe "$T/probe-$label.err" "dtls://127.0.0.1:$port" exporter "$@" ||
+    { cat "$T/probe-$label.err" >&2; fail "$label: probe exit status"; }
+  grep -q "DTLS connection failed: $ptext" "$T/probe-$label.err" ||
+    { cat "$T/probe-$label.err" >&2; fail "$label: the probe does not say '$ptext'"; }
+  grep -q "not sent: 24 records" "$T/probe-$label.err" ||
+    { cat "$T/probe-$label.err" >&2; fail "$label: refused records not counted as not sent"; }
+  wait_for_file "$log" "handshake failed" 100
+  stop_collect "$label" "$log"
+  grep -q "DTLS handshake failed, session refused: peer refused our certificate" "$log" ||
+    { cat "$log" >&2; fail "$label: the collector does not log the exporter's refusal"; }
+  grep "^total:" "$log" | grep -q " records 0 " || fail "$label: records accepted"
+  echo "$NAME: probe refuses collector $label: $(grep -m1 -o 'DTLS connection failed: .*' "$T/probe-$label.err" | sed 's/; retrying with backoff.*//' )"
+}
+
+refused_by_probe wrong-ca-collector rogue-collector \
+  "certificate verify failed: unable to get local issuer certificate (unknown CA"
+refused_by_probe expired-collector expired-collector \
+  "certificate verify failed: certificate has expired"
+refused_by_probe wrong-name-collector collector \
+  "peer name mismatch: certificate is for collector.test, 127.0.0.1, ::1, expected other.test" \
+  --peer-name other.test
+
+# usage errors: dtls:// without the files
+"$IPFIX" probe -r "$T/trace.pcap" -e dtls://127.0.0.1:1 2>"$T/usage.err"
+[ $? -eq 2 ] && grep -q "TLS needs --cert FILE, --key FILE and --ca FILE" "$T/usage.err" ||
+  fail "probe: dtls:// without certificate is not a usage error"
+"$IPFIX" collect --listen dtls://127.0.0.1:1 --cert "$P/collector.pem" 2>"$T/usage.err"
+[ $? -eq 2 ] && grep -q "TLS needs --cert FILE, --key FILE and --ca FILE" "$T/usage.err" ||
+  fail "collect: dtls:// without key and CA is not a usage error"
+
+# ------------------------------------------------------------ 3. restart
+# 20000 one-packet UDP flows 1 ms apart (20 s of trace time, --idle-timeout 1:
+# they expire as the trace goes on), in two halves through a pipe.
+"$PY" - "$T/half1.pcap" "$T/half2.raw" <<'PYEOF'
+import struct, sys
+def packet(i):
+    src = bytes([10, 0, (i >> 8) & 255, i & 255])
+    udp = struct.pack("!HHHH", 1024 + i % 50000, 4000, 8 + 18, 0) + b"x" * 18
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xffff, 0, 64, 17, 0,
+                     src, bytes([10, 1, 0, 1]))
+    s = sum(struct.unpack("!10H", ip)); s = (s & 0xffff) + (s >> 16); s = (s & 0xffff) + (s >> 16)
+    ip = ip[:10] + struct.pack("!H", ~s & 0xffff) + ip[12:]
+    frame = b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00" + ip + udp
+    t = 1700000000 * 1000000 + i * 1000
+    return struct.pack("<IIII", t // 1000000, t % 1000000, len(frame), len(frame)) + frame
+n = 20000
+with open(sys.argv[1], "wb") as f:
+    f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    for i in range(n // 2): f.write(packet(i))
+with open(sys.argv[2], "wb") as f:
+    for i in range(n // 2, n): f.write(packet(i))
+PYEOF
+[ -s "$T/half2.raw" ] || fail "building the restart trace"
+
+# restart_run label how: how = term (graceful: close_notify) or kill (SIGKILL)
+restart_run() {
+  local label=$1 how=$2 port got prev i
+  port=$(free_port)
+  rm -f "$T/pipe-$label" "$T/go-$label"
+  mkfifo "$T/pipe-$label" || fail "mkfifo"
+  dtls_collect "$T/$label-1.err" "$T/store-$label-1" "dtls://127.0.0.1:$port" collector --stats "$T/$label-stats1"
+  local c1=$COLLECT_PID
+  # shellcheck disable=SC2046
+  timeout 60 "$IPFIX" probe -r - -e "dtls://127.0.0.1:$port" $(ident exporter) --idle-timeout 1 \
+    --stats-interval 0 -m 16M < "$T/pipe-$label" 2>"$T/probe-$label.err" &
+  local pp=$!
+  track "$pp"
+  # the feeder: the first half now, the second once the go file exists (at most 30 s)
+  ( cat "$T/half1.pcap"
+    for i in $(seq 600); do [ -e "$T/go-$label" ] && break; sleep 0.05; done
+    cat "$T/half2.raw" ) > "$T/pipe-$label" &
+  track "$!"
+  # wait until the first half is exported: records at the first collector
+  # stop growing (the probe waits for the rest of the pipe)
+  got=0 prev=-1
+  for i in $(seq 150); do
+    kill -USR1 "$c1"
+    sleep 0.1
+    got=$(records_of "$T/$label-stats1")
+    [ "${got:-0}" -ge 5000 ] && [ "$got" = "$prev" ] && break
+    prev=${got:-0}
+  done
+  [ "${got:-0}" -ge 5000 ] || { cat "$T/probe-$label.err" "$T/$label-1.err" >&2; fail "$label: the first collector got ${got:-0} records"; }
+  local r1
+  if [ "$how" = term ]; then
+    stop_collect "$label-1" "$T/$label-1.err"
+    r1=$(records_of "$T/$label-1.err")
+    grep -q "dtls .*session closed: collector stopping" "$T/$label-1.err" ||
+      { cat "$T/$label-1.err" >&2; fail "$label: the collector did not close the DTLS session"; }
+  else
+    kill -USR1 "$c1"; sleep 0.2
+    r1=$(records_of "$T/$label-stats1")
+    kill -KILL "$c1"; wait "$c1" 2>/dev/null
+    # no collector for a moment: the exporter's next sends meet a closed port
+    touch "$T/go-$label"
+    wait_for_file "$T/probe-$label.err" "DTLS session lost: Connection refused" 200 ||
+      { cat "$T/probe-$label.err" >&2; fail "$label: the probe did not notice the killed collector"; }
+  fi
+  dtls_collect "$T/$label-2.err" "$T/store-$label-2" "dtls://127.0.0.1:$port" collector
+  touch "$T/go-$label"
+  wait "$pp" || { cat "$T/probe-$label.err" >&2; fail "$label: probe exit status"; }
+  wait_for_file "$T/$label-2.err" "session closed" 100
+  stop_collect "$label-2" "$T/$label-2.err"
+  local r2; r2=$(records_of "$T/$label-2.err")
+  grep -q "reconnected (DTLSv1.2" "$T/probe-$label.err" ||
+    { cat "$T/probe-$label.err" >&2; fail "$label: the probe did not report a new DTLS session"; }
+  grep -q "flows: 20000 created, 20000 exported" "$T/probe-$label.err" ||
+    { cat "$T/probe-$label.err" >&2; fail "$label: not every flow exported"; }
+  # the new session starts with the templates: no missing template sets, 5 templates known
+  grep "^total:" "$T/$label-2.err" | grep -q " lost 0 out_of_order 0 malformed 0 missing_template_sets 0 " ||
+    { grep "^total:" "$T/$label-2.err" >&2; fail "$label: the second collector reports errors"; }
+  grep -q "^exporter dtls .* templates 5$" "$T/$label-2.err" ||
+    { grep "^exporter" "$T/$label-2.err" >&2; fail "$label: templates not resent on the new DTLS session"; }
+  local notsent
+  notsent=$(grep -o "not sent: [0-9]* records" "$T/probe-$label.err" | awk '{print $3}')
+  if [ "$how" = term ]; then
+    grep -q "DTLS session lost: closed by the collector (close_notify)" "$T/probe-$label.err" ||
+      { cat "$T/probe-$label.err" >&2; fail "$label: the probe did not read the close_notify"; }
+    [ "$notsent" -eq 0 ] || fail "$label: $notsent records not sent"
+    # every flow (and the 3 statistics records at the end) at one collector or the other
+    [ $((r1 + r2)) -eq 20003 ] || fail "$label: $r1 + $r2 records stored, expected 20003"
+    echo "$NAME: restart: $r1 records before, $r2 after the restart (close_notify read, templates resent); none lost"
+  else
+    [ $((r1 + r2 + notsent)) -le 20003 ] || fail "$label: $r1 + $r2 stored + $notsent not sent > 20003"
+    echo "$NAME: killed collector: $r1 records before, $r2 after (templates resent), $notsent counted not sent, $((20003 - r1 - r2 - notsent)) lost unseen before the ICMP error"
+  fi
+}
+restart_run restart term
+restart_run kill kill
+
+# ------------------------------------------------------------ 4. tshark
+if command -v dumpcap >/dev/null 2>&1 && command -v tshark >/dev/null 2>&1; then
+  PORT=$(free_port)
+  timeout 30 dumpcap -q -i lo -f "udp port $PORT" -a duration:25 -w "$T/dtls.pcapng" \
+    2>"$T/dumpcap.err" &
+  DPID=$!
+  track "$DPID"
+  for i in $(seq 100); do
+    grep -q "Capturing on" "$T/dumpcap.err" 2>/dev/null && break
+    kill -0 "$DPID" 2>/dev/null || break
+    sleep 0.05
+  done
+  if grep -q "Capturing on" "$T/dumpcap.err"; then
+    dtls_collect "$T/collect-cap.err" "$T/store-cap" "dtls://127.0.0.1:$PORT" collector
+    probe "$T/probe-cap.err" "dtls://127.0.0.1:$PORT" exporter --max-message 600 ||
+      fail "capture: probe exit status"
+    wait_for_file "$T/collect-cap.err" "session closed" 100
+    stop_collect capture "$T/collect-cap.err"
+    check_store capture "$T/store-cap" "$T/collect-cap.err"
+    sleep 0.5
+    kill -TERM "$DPID" 2>/dev/null
+    wait "$DPID" 2>/dev/null
+    D=(-d "udp.port==$PORT,dtls")
+    tshark -r "$T/dtls.pcapng" "${D[@]}" -T fields -e dtls.handshake.type \
+      -Y dtls.handshake 2>"$T/tshark.err" > "$T/handshake.txt" || { cat "$T/tshark.err" >&2; fail "tshark cannot read the capture"; }
+    tr ',' '\n' < "$T/handshake.txt" > "$T/types.txt"
+    grep -qx 1 "$T/types.txt" || fail "tshark: no ClientHello"
+    grep -qx 3 "$T/types.txt" || fail "tshark: no HelloVerifyRequest"
+    grep -qx 2 "$T/types.txt" || fail "tshark: no ServerHello"
+    grep -qx 11 "$T/types.txt" || fail "tshark: no Certificate"
+    APP=$(tshark -r "$T/dtls.pcapng" "${D[@]}" -Y "dtls.record.content_type == 23" 2>/dev/null | wc -l)
+    [ "$APP" -gt 0 ] || fail "tshark: no application data record"
+    MALFORMED=$(tshark -r "$T/dtls.pcapng" "${D[@]}" -Y "_ws.malformed || _ws.expert.severity == error" 2>/dev/null | wc -l)
+    [ "$MALFORMED" -eq 0 ] || fail "tshark: $MALFORMED malformed packets"
+    # the exporter's datagrams (handshake flights included): at most 600 bytes
+    BIG=$(tshark -r "$T/dtls.pcapng" "${D[@]}" -Y "udp.dstport == $PORT && udp.length > 608" 2>/dev/null | wc -l)
+    [ "$BIG" -eq 0 ] || fail "tshark: $BIG exporter datagrams above the 600-byte message size"
+    VERSION=$(tshark -r "$T/dtls.pcapng" "${D[@]}" -Y "dtls.handshake.type == 2" \
+      -T fields -e dtls.handshake.version 2>/dev/null | head -1)
+    echo "$NAME: tshark: ClientHello, HelloVerifyRequest, ServerHello, Certificate and $APP application data records decoded (ServerHello version $VERSION), no malformed packet, no exporter datagram above 600 bytes"
+  else
+    echo "$NAME: tshark part skipped: cannot capture on lo ($(head -1 "$T/dumpcap.err"))"
+  fi
+else
+  echo "$NAME: tshark part skipped: tshark/dumpcap not installed"
+fi
+
+echo "$NAME: ok"
