@@ -28,48 +28,9 @@ set -uo pipefail
 
 NAME=tls
 . "$(dirname "$0")/../lib/common.sh"
-CHECK=$SOURCE_DIR/tests/integration/probe_expected.py
-command -v openssl >/dev/null 2>&1 || skip "the openssl command is missing (scripts/setup-deps.sh)"
+. "$(dirname "$0")/../lib/secure.sh"
 
-P=$T/pki
-bash "$SOURCE_DIR/tests/tls/make_certs.sh" "$P" || fail "making the test PKI"
-"$PY" "$SOURCE_DIR/tools/probe_test_pcap.py" "$T/trace.pcap" || fail "building the trace"
-
-# identity options: exporter/collector certificate, CA
-ident() { echo "--cert $P/$1.pem --key $P/$1.key --ca $P/${2:-ca}.pem"; }
-
-tls_collect() { # log store listen-uri collector-identity [extra args...]
-  local log=$1 store=$2 uri=$3 who=$4; shift 4
-  # shellcheck disable=SC2046
-  start_collect "$log" --listen "$uri" $(ident "$who") -w "$store" --no-fsync -v "$@"
-}
-
-stop_collect() { # label log
-  kill -TERM "$COLLECT_PID"
-  wait "$COLLECT_PID" || { tail "$2" >&2; fail "$1: collector exit $? on SIGTERM"; }
-}
-
-probe() { # out uri exporter-identity [extra args...]
-  local out=$1 uri=$2 who=$3; shift 3
-  # shellcheck disable=SC2046
-  timeout 60 "$IPFIX" probe -r "$T/trace.pcap" -e "$uri" $(ident "$who") --idle-timeout 5 \
-    --active-timeout 10 -m 1M "$@" 2>"$out"
-}
-
-check_store() { # label store log
-  local label=$1 store=$2 log=$3 total f
-  total=$(grep "^total:" "$log")
-  echo "$NAME: $label: $total"
-  echo "$total" | grep -q " lost 0 out_of_order 0 malformed 0 missing_template_sets 0 " ||
-    fail "$label: collector reports loss or errors: $total"
-  echo "$total" | grep -q " tls_failures 0$" || fail "$label: TLS failures: $total"
-  : > "$T/$label.jsonl"
-  for f in $(find "$store" -name '*.ipfix' | sort); do
-    "$IPFIX" dump --json "$f" >> "$T/$label.jsonl" || fail "$label: dump $f"
-  done
-  "$PY" "$CHECK" "$T/$label.jsonl" --no-options || fail "$label: stored flows differ from the hand-checked ones"
-  grep -q '"notSentFlowTotalCount":0' "$T/$label.jsonl" || fail "$label: no exporting reliability statistics"
-}
+tls_collect() { secure_collect "$@"; }
 
 # ------------------------------------------------------------ 1. connectivity
 run_ok() { # label listen-host connect-uri-host [probe args...] -- [collect args...]

@@ -30,41 +30,13 @@
 #include "ipfixkit/tls.h"
 #include "transport/listener.h"
 
-static char pki[256];
-
-static const char *file(const char *name) {
-    static char paths[8][320];
-    static unsigned next;
-    char *p = paths[next++ % 8];
-    snprintf(p, 320, "%s/%s", pki, name);
-    return p;
-}
-
-static int setup(void **state) {
-    (void)state;
-    if (system("command -v openssl >/dev/null 2>&1") != 0) {
-        fprintf(stderr, "test_dtls: the openssl command is missing (scripts/setup-deps.sh)\n");
-        return -1;
-    }
-    snprintf(pki, sizeof pki, "/tmp/test_dtls.XXXXXX");
-    if (!mkdtemp(pki)) return -1;
-    char cmd[800];
-    snprintf(cmd, sizeof cmd, "bash %s/tests/tls/make_certs.sh %s", IPFIXKIT_SOURCE_DIR, pki);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", pki);
-    return system(cmd) == 0 ? 0 : -1;
-}
+#include "unit/pki_fixture.h"
 
 static ipfix_tls_context *context(const char *who, bool server, const char *peer_name) {
     char cert[64], key[64];
     snprintf(cert, sizeof cert, "%s.pem", who);
     snprintf(key, sizeof key, "%s.key", who);
-    ipfix_tls_config c = {.cert = file(cert), .key = file(key), .ca = file("ca.pem")};
+    ipfix_tls_config c = {.cert = pki_file(cert), .key = pki_file(key), .ca = pki_file("ca.pem")};
     if (peer_name) c.peer_names[c.peer_name_count++] = peer_name;
     ipfix_tls_context *x = NULL;
     ipfix_error err;
@@ -273,7 +245,7 @@ static void test_no_client_certificate(void **state) {
     pair p;
     open_pair(&p, false);
     SSL_CTX *ctx = SSL_CTX_new(DTLS_client_method());
-    assert_int_equal(SSL_CTX_load_verify_locations(ctx, file("ca.pem"), NULL), 1);
+    assert_int_equal(SSL_CTX_load_verify_locations(ctx, pki_file("ca.pem"), NULL), 1);
     p.raw = SSL_new(ctx);
     BIO *bio = BIO_new_dgram(p.client_fd, BIO_NOCLOSE);
     BIO_ADDR *to = BIO_ADDR_new();
@@ -346,5 +318,5 @@ int main(void) {
         cmocka_unit_test(test_no_client_certificate),
         cmocka_unit_test(test_cookie_exchange),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, pki_setup, pki_teardown);
 }

@@ -23,42 +23,14 @@
 
 #include "ipfixkit/tls.h"
 
-static char pki[256];
-
-static const char *file(const char *name) {
-    static char paths[8][320];
-    static unsigned next;
-    char *p = paths[next++ % 8];
-    snprintf(p, 320, "%s/%s", pki, name);
-    return p;
-}
-
-static int setup(void **state) {
-    (void)state;
-    if (system("command -v openssl >/dev/null 2>&1") != 0) {
-        fprintf(stderr, "test_tls: the openssl command is missing (scripts/setup-deps.sh)\n");
-        return -1;
-    }
-    snprintf(pki, sizeof pki, "/tmp/test_tls.XXXXXX");
-    if (!mkdtemp(pki)) return -1;
-    char cmd[800];
-    snprintf(cmd, sizeof cmd, "bash %s/tests/tls/make_certs.sh %s", IPFIXKIT_SOURCE_DIR, pki);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", pki);
-    return system(cmd) == 0 ? 0 : -1;
-}
+#include "unit/pki_fixture.h"
 
 static ipfix_tls_context *context(const char *who, bool server, const char *ca,
                                   const char *peer_name) {
     char cert[64], key[64];
     snprintf(cert, sizeof cert, "%s.pem", who);
     snprintf(key, sizeof key, "%s.key", who);
-    ipfix_tls_config c = {.cert = file(cert), .key = file(key), .ca = file(ca)};
+    ipfix_tls_config c = {.cert = pki_file(cert), .key = pki_file(key), .ca = pki_file(ca)};
     if (peer_name) c.peer_names[c.peer_name_count++] = peer_name;
     ipfix_tls_context *x = NULL;
     ipfix_error err;
@@ -227,7 +199,7 @@ static void test_no_client_certificate(void **state) {
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
     for (int i = 0; i < 2; i++) fcntl(fd[i], F_SETFL, O_NONBLOCK);
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    assert_int_equal(SSL_CTX_load_verify_locations(ctx, file("ca.pem"), NULL), 1);
+    assert_int_equal(SSL_CTX_load_verify_locations(ctx, pki_file("ca.pem"), NULL), 1);
     SSL *ssl = SSL_new(ctx);
     SSL_set_fd(ssl, fd[0]);
     SSL_set_connect_state(ssl);
@@ -253,16 +225,16 @@ static void test_context_errors(void **state) {
     (void)state;
     ipfix_tls_context *x = NULL;
     ipfix_error err;
-    ipfix_tls_config c = {.cert = file("collector.pem"), .key = file("exporter.key"),
-                          .ca = file("ca.pem")};
+    ipfix_tls_config c = {.cert = pki_file("collector.pem"), .key = pki_file("exporter.key"),
+                          .ca = pki_file("ca.pem")};
     assert_int_equal(ipfix_tls_context_new(&c, true, &x, &err), IPFIX_ERR_INVALID_ARG);
     assert_null(x);
     assert_non_null(strstr(err.detail, "key does not match"));
-    c.key = file("collector.key");
-    c.ca = file("missing.pem");
+    c.key = pki_file("collector.key");
+    c.ca = pki_file("missing.pem");
     assert_int_equal(ipfix_tls_context_new(&c, true, &x, &err), IPFIX_ERR_INVALID_ARG);
     assert_non_null(strstr(err.detail, "CA file"));
-    c.cert = file("missing.pem");
+    c.cert = pki_file("missing.pem");
     assert_int_equal(ipfix_tls_context_new(&c, false, &x, &err), IPFIX_ERR_INVALID_ARG);
     assert_non_null(strstr(err.detail, "certificate"));
     c.cert = NULL;
@@ -277,5 +249,5 @@ int main(void) {
         cmocka_unit_test(test_no_client_certificate),
         cmocka_unit_test(test_context_errors),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, pki_setup, pki_teardown);
 }
