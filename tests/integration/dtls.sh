@@ -39,9 +39,8 @@ set -uo pipefail
 
 NAME=dtls
 . "$(dirname "$0")/../lib/common.sh"
+SCHEME=dtls WHAT=DTLS REFUSED="session refused" S_CLIENT_ARGS="-dtls1_2" COLLECT_ARGS="--workers 2"
 . "$(dirname "$0")/../lib/secure.sh"
-
-dtls_collect() { secure_collect "$@" --workers 2; }
 
 records_of() { # log: the "records" figure of its total line
   awk '/^total:/{for(i=1;i<NF;i++) if($i=="records") print $(i+1)}' "$1" 2>/dev/null | tail -1
@@ -55,7 +54,7 @@ run_ok() { # label listen-host connect-uri-host [probe args...] -- [collect args
   [ $# -gt 0 ] && shift
   cargs=("$@")
   local port; port=$(free_port)
-  dtls_collect "$T/collect-$label.err" "$T/store-$label" "dtls://$lhost:$port" collector "${cargs[@]}"
+  secure_collect "$T/collect-$label.err" "$T/store-$label" "dtls://$lhost:$port" collector "${cargs[@]}"
   probe "$T/probe-$label.err" "dtls://$chost:$port" exporter "${pargs[@]}" ||
     { cat "$T/probe-$label.err" >&2; fail "$label: probe exit status"; }
   grep -q "connected (DTLSv1\.2 " "$T/probe-$label.err" ||
@@ -77,33 +76,6 @@ run_ok dtls-names '[::]' localhost --peer-name collector.test -- --peer-name exp
 echo "$NAME: connectivity: v4, v6 and by name: every flow stored, no loss"
 
 # ------------------------------------------------------------ 2. refusals
-refused_by_collector() { # label exporter-identity collector-log-text probe-text [collect args...]
-  local label=$1 who=$2 ctext=$3 ptext=$4; shift 4
-  local port; port=$(free_port)
-  local log=$T/collect-$label.err
-  dtls_collect "$log" "$T/store-$label" "dtls://127.0.0.1:$port" collector "$@"
-  if [ "$who" = none ]; then # a client without a certificate
-    timeout 10 openssl s_client -dtls1_2 -connect "127.0.0.1:$port" -CAfile "$P/ca.pem" \
-      -servername collector.test </dev/null >"$T/probe-$label.err" 2>&1
-    wait_for_file "$log" "handshake failed" 100
-  else
-    probe "$T/probe-$label.err" "dtls://127.0.0.1:$port" "$who" ||
-      { cat "$T/probe-$label.err" >&2; fail "$label: probe exit status"; }
-    grep -q "DTLS connection failed: .*$ptext" "$T/probe-$label.err" ||
-      { cat "$T/probe-$label.err" >&2; fail "$label: the probe does not say '$ptext'"; }
-    grep -q "not sent: 24 records" "$T/probe-$label.err" ||
-      { cat "$T/probe-$label.err" >&2; fail "$label: refused records not counted as not sent"; }
-  fi
-  stop_collect "$label" "$log"
-  grep -q "warning: dtls 127.0.0.1:[0-9]*: DTLS handshake failed, session refused: .*$ctext" "$log" ||
-    { cat "$log" >&2; fail "$label: the collector does not log '$ctext'"; }
-  grep "^total:" "$log" | grep -q " records 0 .* tls_failures [1-9]" ||
-    { grep "^total:" "$log" >&2; fail "$label: refusal not counted, or records accepted"; }
-  grep -q "^listener dtls://.* tls_failures [1-9]" "$log" || fail "$label: no per-listener count"
-  echo "$NAME: collector refuses $label: $(grep -m1 -o 'session refused: .*' "$log")"
-  [ "$who" = none ] || echo "$NAME:   probe says: $(grep -m1 -o 'DTLS connection failed: .*' "$T/probe-$label.err" | sed 's/; retrying with backoff.*//' )"
-}
-
 refused_by_collector wrong-ca rogue-exporter \
   "unable to get local issuer certificate (unknown CA" "peer refused our certificate: unknown CA"
 refused_by_collector expired expired-exporter \
@@ -116,7 +88,7 @@ refused_by_collector no-certificate none "peer did not send a certificate" ""
 # a client that passes the cookie exchange and then goes silent: the collector
 # retransmits its flight on the DTLS timer and drops the session after 10 s
 PORT=$(free_port)
-dtls_collect "$T/collect-silent.err" "$T/store-silent" "dtls://127.0.0.1:$PORT" collector
+secure_collect "$T/collect-silent.err" "$T/store-silent" "dtls://127.0.0.1:$PORT" collector
 cat > "$T/silent.py" <<'PYEOF'
 import os, socket, struct, sys, time
 port = int(sys.argv[1])
@@ -159,25 +131,6 @@ grep -q "DTLS handshake failed, session refused: handshake not completed within 
 [ "$FLIGHTS" -ge 2 ] ||
   { cat "$T/silent.out" >&2; fail "the collector does not retransmit its handshake flight"; }
 echo "$NAME: collector drops a client that stops after the cookie exchange ($(head -1 "$T/silent.out"); its flight sent $FLIGHTS times)"
-
-refused_by_probe() { # label collector-identity probe-text [probe args...]
-  local label=$1 who=$2 ptext=$3; shift 3
-  local port; port=$(free_port)
-  local log=$T/collect-$label.err
-  dtls_collect "$log" "$T/store-$label" "dtls://127.0.0.1:$port" "$who"
-  probe "$T/probe-$label.err" "dtls://127.0.0.1:$port" exporter "$@" ||
-    { cat "$T/probe-$label.err" >&2; fail "$label: probe exit status"; }
-  grep -q "DTLS connection failed: $ptext" "$T/probe-$label.err" ||
-    { cat "$T/probe-$label.err" >&2; fail "$label: the probe does not say '$ptext'"; }
-  grep -q "not sent: 24 records" "$T/probe-$label.err" ||
-    { cat "$T/probe-$label.err" >&2; fail "$label: refused records not counted as not sent"; }
-  wait_for_file "$log" "handshake failed" 100
-  stop_collect "$label" "$log"
-  grep -q "DTLS handshake failed, session refused: peer refused our certificate" "$log" ||
-    { cat "$log" >&2; fail "$label: the collector does not log the exporter's refusal"; }
-  grep "^total:" "$log" | grep -q " records 0 " || fail "$label: records accepted"
-  echo "$NAME: probe refuses collector $label: $(grep -m1 -o 'DTLS connection failed: .*' "$T/probe-$label.err" | sed 's/; retrying with backoff.*//' )"
-}
 
 refused_by_probe wrong-ca-collector rogue-collector \
   "certificate verify failed: unable to get local issuer certificate (unknown CA"
@@ -225,7 +178,7 @@ restart_run() {
   port=$(free_port)
   rm -f "$T/pipe-$label" "$T/go-$label"
   mkfifo "$T/pipe-$label" || fail "mkfifo"
-  dtls_collect "$T/$label-1.err" "$T/store-$label-1" "dtls://127.0.0.1:$port" collector --stats "$T/$label-stats1"
+  secure_collect "$T/$label-1.err" "$T/store-$label-1" "dtls://127.0.0.1:$port" collector --stats "$T/$label-stats1"
   local c1=$COLLECT_PID
   # shellcheck disable=SC2046
   timeout 60 "$IPFIX" probe -r - -e "dtls://127.0.0.1:$port" $(ident exporter) --idle-timeout 1 \
@@ -263,7 +216,7 @@ restart_run() {
     wait_for_file "$T/probe-$label.err" "DTLS session lost: Connection refused" 200 ||
       { cat "$T/probe-$label.err" >&2; fail "$label: the probe did not notice the killed collector"; }
   fi
-  dtls_collect "$T/$label-2.err" "$T/store-$label-2" "dtls://127.0.0.1:$port" collector
+  secure_collect "$T/$label-2.err" "$T/store-$label-2" "dtls://127.0.0.1:$port" collector
   touch "$T/go-$label"
   wait "$pp" || { cat "$T/probe-$label.err" >&2; fail "$label: probe exit status"; }
   wait_for_file "$T/$label-2.err" "session closed" 100
@@ -308,7 +261,7 @@ if command -v dumpcap >/dev/null 2>&1 && command -v tshark >/dev/null 2>&1; then
     sleep 0.05
   done
   if grep -q "Capturing on" "$T/dumpcap.err"; then
-    dtls_collect "$T/collect-cap.err" "$T/store-cap" "dtls://127.0.0.1:$PORT" collector
+    secure_collect "$T/collect-cap.err" "$T/store-cap" "dtls://127.0.0.1:$PORT" collector
     probe "$T/probe-cap.err" "dtls://127.0.0.1:$PORT" exporter --max-message 600 ||
       fail "capture: probe exit status"
     wait_for_file "$T/collect-cap.err" "session closed" 100

@@ -28,9 +28,8 @@ set -uo pipefail
 
 NAME=tls
 . "$(dirname "$0")/../lib/common.sh"
+SCHEME=tls WHAT=TLS REFUSED="connection refused" S_CLIENT_ARGS="" COLLECT_ARGS=""
 . "$(dirname "$0")/../lib/secure.sh"
-
-tls_collect() { secure_collect "$@"; }
 
 # ------------------------------------------------------------ 1. connectivity
 run_ok() { # label listen-host connect-uri-host [probe args...] -- [collect args...]
@@ -40,7 +39,7 @@ run_ok() { # label listen-host connect-uri-host [probe args...] -- [collect args
   [ $# -gt 0 ] && shift
   cargs=("$@")
   local port; port=$(free_port)
-  tls_collect "$T/collect-$label.err" "$T/store-$label" "tls://$lhost:$port" collector "${cargs[@]}"
+  secure_collect "$T/collect-$label.err" "$T/store-$label" "tls://$lhost:$port" collector "${cargs[@]}"
   probe "$T/probe-$label.err" "tls://$chost:$port" exporter "${pargs[@]}" ||
     { cat "$T/probe-$label.err" >&2; fail "$label: probe exit status"; }
   grep -q "connected (TLSv1\.[23] " "$T/probe-$label.err" ||
@@ -60,32 +59,6 @@ run_ok tls-names '[::]' localhost --peer-name collector.test -- --peer-name expo
 echo "$NAME: connectivity: v4, v6 and by name: every flow stored, no loss"
 
 # ------------------------------------------------------------ 2. refusals
-refused_by_collector() { # label exporter-identity collector-log-text probe-text [collect args...]
-  local label=$1 who=$2 ctext=$3 ptext=$4; shift 4
-  local port; port=$(free_port)
-  local log=$T/collect-$label.err
-  tls_collect "$log" "$T/store-$label" "tls://127.0.0.1:$port" collector "$@"
-  if [ "$who" = none ]; then # a client without a certificate
-    timeout 10 openssl s_client -connect "127.0.0.1:$port" -CAfile "$P/ca.pem" \
-      -servername collector.test </dev/null >"$T/probe-$label.err" 2>&1
-  else
-    probe "$T/probe-$label.err" "tls://127.0.0.1:$port" "$who" ||
-      { cat "$T/probe-$label.err" >&2; fail "$label: probe exit status"; }
-    grep -q "TLS connection failed: .*$ptext" "$T/probe-$label.err" ||
-      { cat "$T/probe-$label.err" >&2; fail "$label: the probe does not say '$ptext'"; }
-    grep -q "not sent: 24 records" "$T/probe-$label.err" ||
-      { cat "$T/probe-$label.err" >&2; fail "$label: refused records not counted as not sent"; }
-  fi
-  stop_collect "$label" "$log"
-  grep -q "warning: tls 127.0.0.1:[0-9]*: TLS handshake failed, connection refused: .*$ctext" "$log" ||
-    { cat "$log" >&2; fail "$label: the collector does not log '$ctext'"; }
-  grep "^total:" "$log" | grep -q " records 0 .* tls_failures [1-9]" ||
-    { grep "^total:" "$log" >&2; fail "$label: refusal not counted, or records accepted"; }
-  grep -q "^listener tls://.* tls_failures [1-9]" "$log" || fail "$label: no per-listener count"
-  echo "$NAME: collector refuses $label: $(grep -m1 -o 'connection refused: .*' "$log")"
-  [ "$who" = none ] || echo "$NAME:   probe says: $(grep -m1 -o 'TLS connection failed: .*' "$T/probe-$label.err" | sed 's/; retrying with backoff.*//' )"
-}
-
 refused_by_collector wrong-ca rogue-exporter \
   "unable to get local issuer certificate (unknown CA" "peer refused our certificate: unknown CA"
 refused_by_collector expired expired-exporter \
@@ -97,7 +70,7 @@ refused_by_collector no-certificate none "peer did not send a certificate" ""
 
 # a client that connects and never starts the handshake: dropped after 10 s
 PORT=$(free_port)
-tls_collect "$T/collect-silent.err" "$T/store-silent" "tls://127.0.0.1:$PORT" collector
+secure_collect "$T/collect-silent.err" "$T/store-silent" "tls://127.0.0.1:$PORT" collector
 "$PY" -c 'import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 s.settimeout(15)
@@ -111,24 +84,6 @@ stop_collect silent "$T/collect-silent.err"
 grep -q "connection refused: handshake not completed within 10 s" "$T/collect-silent.err" ||
   { cat "$T/silent.out" "$T/collect-silent.err" >&2; fail "a silent client is not dropped"; }
 echo "$NAME: collector drops a client that never completes the handshake: $(cat "$T/silent.out")"
-
-refused_by_probe() { # label collector-identity probe-text [probe args...]
-  local label=$1 who=$2 ptext=$3; shift 3
-  local port; port=$(free_port)
-  local log=$T/collect-$label.err
-  tls_collect "$log" "$T/store-$label" "tls://127.0.0.1:$port" "$who"
-  probe "$T/probe-$label.err" "tls://127.0.0.1:$port" exporter "$@" ||
-    { cat "$T/probe-$label.err" >&2; fail "$label: probe exit status"; }
-  grep -q "TLS connection failed: $ptext" "$T/probe-$label.err" ||
-    { cat "$T/probe-$label.err" >&2; fail "$label: the probe does not say '$ptext'"; }
-  grep -q "not sent: 24 records" "$T/probe-$label.err" ||
-    { cat "$T/probe-$label.err" >&2; fail "$label: refused records not counted as not sent"; }
-  stop_collect "$label" "$log"
-  grep -q "TLS handshake failed, connection refused: peer refused our certificate" "$log" ||
-    { cat "$log" >&2; fail "$label: the collector does not log the exporter's refusal"; }
-  grep "^total:" "$log" | grep -q " records 0 " || fail "$label: records accepted"
-  echo "$NAME: probe refuses collector $label: $(grep -m1 -o 'TLS connection failed: .*' "$T/probe-$label.err" | sed 's/; retrying with backoff.*//' )"
-}
 
 refused_by_probe wrong-ca-collector rogue-collector \
   "certificate verify failed: unable to get local issuer certificate (unknown CA"
@@ -175,7 +130,7 @@ EOF
 [ -s "$T/half2.raw" ] || fail "building the restart trace"
 PORT=$(free_port)
 mkfifo "$T/pipe" || fail "mkfifo"
-tls_collect "$T/restart1.err" "$T/store-r1" "tls://127.0.0.1:$PORT" collector --stats "$T/stats1"
+secure_collect "$T/restart1.err" "$T/store-r1" "tls://127.0.0.1:$PORT" collector --stats "$T/stats1"
 COLLECT1=$COLLECT_PID
 # shellcheck disable=SC2046
 timeout 60 "$IPFIX" probe -r - -e "tls://127.0.0.1:$PORT" $(ident exporter) --idle-timeout 1 \
@@ -198,7 +153,7 @@ done
 [ "${got:-0}" -ge 5000 ] || { cat "$T/probe-restart.err" "$T/restart1.err" >&2; fail "restart: the first collector got ${got:-0} records"; }
 stop_collect restart1 "$T/restart1.err"
 R1=$(awk '/^total:/{for(i=1;i<NF;i++) if($i=="records") print $(i+1)}' "$T/restart1.err")
-tls_collect "$T/restart2.err" "$T/store-r2" "tls://127.0.0.1:$PORT" collector
+secure_collect "$T/restart2.err" "$T/store-r2" "tls://127.0.0.1:$PORT" collector
 touch "$T/go"
 wait "$PROBE" || { cat "$T/probe-restart.err" >&2; fail "restart: probe exit status"; }
 stop_collect restart2 "$T/restart2.err"
@@ -232,7 +187,7 @@ if command -v dumpcap >/dev/null 2>&1 && command -v tshark >/dev/null 2>&1; then
     sleep 0.05
   done
   if grep -q "Capturing on" "$T/dumpcap.err"; then
-    tls_collect "$T/collect-cap.err" "$T/store-cap" "tls://127.0.0.1:$PORT" collector
+    secure_collect "$T/collect-cap.err" "$T/store-cap" "tls://127.0.0.1:$PORT" collector
     probe "$T/probe-cap.err" "tls://127.0.0.1:$PORT" exporter || fail "capture: probe exit status"
     stop_collect capture "$T/collect-cap.err"
     sleep 0.5
