@@ -209,17 +209,6 @@ static void *program_build(void *context, const ipfix_template *t) {
 
 /* --------------------------------------------------------------- eval */
 
-static inline bool cmp_u(uint8_t cmp, uint64_t a, uint64_t b) {
-    switch (cmp) {
-    case QC_EQ: return a == b;
-    case QC_NE: return a != b;
-    case QC_LT: return a < b;
-    case QC_LE: return a <= b;
-    case QC_GT: return a > b;
-    default: return a >= b;
-    }
-}
-
 static inline bool cmp_i(uint8_t cmp, int64_t a, int64_t b) {
     switch (cmp) {
     case QC_EQ: return a == b;
@@ -267,7 +256,7 @@ static bool eval(const program *pg, int32_t i, const ipfix_record *r,
         switch ((ckind)op->kind) {
         case C_UINT:
             if (len == 0 || len > 8) return false;
-            return cmp_u(op->cmp, ipfix_get_unsigned(p, len), op->v.u64);
+            return q_cmp_unsigned(op->cmp, ipfix_get_unsigned(p, len), op->v.u64);
         case C_FLAGS:
             if (len == 0 || len > 8) return false;
             return (ipfix_get_unsigned(p, len) & op->v.u64) == op->v.u64;
@@ -303,7 +292,7 @@ static bool eval(const program *pg, int32_t i, const ipfix_record *r,
             uint32_t a = ipfix_get_u32(p);
             if (op->cmp == QC_EQ || op->cmp == QC_NE)
                 return ((a & op->v.v4.mask) == op->v.v4.net) == (op->cmp == QC_EQ);
-            return cmp_u(op->cmp, a, op->v.v4.net);
+            return q_cmp_unsigned(op->cmp, a, op->v.v4.net);
         }
         case C_IP6: {
             const qpred *q = op->pred;

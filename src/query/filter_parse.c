@@ -347,17 +347,6 @@ static int both_directions(parser *p, const token *kw) {
     return binary(p, Q_AND, a, b);
 }
 
-static bool cmp_holds(uint8_t cmp, uint64_t a, uint64_t b) {
-    switch (cmp) {
-    case QC_EQ: return a == b;
-    case QC_NE: return a != b;
-    case QC_LT: return a < b;
-    case QC_LE: return a <= b;
-    case QC_GT: return a > b;
-    default: return a >= b;
-    }
-}
-
 static int flags_pred(parser *p) {
     char buf[32];
     if (p->tok.kind != T_WORD) {
@@ -613,7 +602,7 @@ static int primitive(parser *p) {
         /* a stored flow record is one flow */
         int n = number_pred(p, word, "a NUMBER (K/M/G suffixes)", UINT64_MAX, word, &cmp, &v);
         if (n < 0) return -1;
-        p->f->nodes[n].kind = cmp_holds(cmp, 1, v) ? Q_ANY : Q_NONE;
+        p->f->nodes[n].kind = q_cmp_unsigned(cmp, 1, v) ? Q_ANY : Q_NONE;
         free(pred_of(p, n)->label);
         pred_of(p, n)->label = NULL;
         return n;

@@ -106,6 +106,18 @@ struct ipfix_query_keys {
     uint16_t size;        /* bytes of an encoded key (multiple of 8) */
 };
 
+/* a OP b for unsigned values (qcmp). */
+static inline bool q_cmp_unsigned(uint8_t cmp, uint64_t a, uint64_t b) {
+    switch (cmp) {
+    case QC_EQ: return a == b;
+    case QC_NE: return a != b;
+    case QC_LT: return a < b;
+    case QC_LE: return a <= b;
+    case QC_GT: return a > b;
+    default: return a >= b;
+    }
+}
+
 /* ------------------------------------------------------ record helpers */
 
 /* A value read from a field as a number of nanoseconds since the epoch. */
