@@ -9,6 +9,7 @@ PACKAGES=(
   clang libclang-rt-dev                 # libFuzzer + sanitizers
   tshark libfixbuf-tools nfdump softflowd   # interop peers (tests and benchmarks)
   tcpdump time
+  libusrsctp-dev                        # IPFIX over SCTP (src/transport/sctp.c)
 )
 
 SUDO=""

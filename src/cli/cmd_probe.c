@@ -139,8 +139,9 @@ static void usage(FILE *out) {
         "                           (default 1; the -m budget is shared out)\n"
         "export:\n"
         "  -e, --export URI         collector udp://host:port, tcp://host:port,\n"
-        "                           tls://host:port or dtls://host:port (default port\n"
-        "                           4740) (repeatable)\n"
+        "                           tls://host:port, dtls://host:port or\n"
+        "                           sctp+udp://host:port (SCTP over UDP encapsulation,\n"
+        "                           RFC 6951; default port 4739) (repeatable)\n"
         "  -w, --write FILE         IPFIX file (RFC 5655); '-' for stdout\n"
         "      --odid N             observation domain ID (default 0)\n"
         "      --observation-point-id N, --exporting-process-id N, --metering-process-id N\n"
@@ -152,6 +153,11 @@ static void usage(FILE *out) {
         "      --template-refresh-messages N  ... and message count (default 100)\n"
         "      --time-unit U        ms (default), us or ns flow timestamps\n"
         "      --stats-interval S   statistics options records every S s (default 60; 0 end only)\n"
+        "SCTP (sctp+udp:// collectors, RFC 7011 §10.2; templates on stream 0 reliably,\n"
+        "data on stream 1):\n"
+        "      --sctp-pr-ttl MS     data messages with PR-SCTP timed reliability: abandoned\n"
+        "                           after MS ms (RFC 3758); 0 = fully reliable (default)\n"
+        "      --sctp-udp-port N    local UDP encapsulation port (default: any free one)\n"
         "TLS and DTLS (tls://, dtls:// collectors, RFC 7011 §11; mutual X.509 auth):\n"
         "      --cert FILE          our certificate (PEM; chain may follow)\n"
         "      --key FILE           its private key (PEM)\n"
@@ -190,7 +196,8 @@ enum {
     OPT_SNAPLEN = 256, OPT_NO_PROMISC, OPT_ODID, OPT_OBS_POINT, OPT_EXP_PROCESS, OPT_MET_PROCESS,
     OPT_INGRESS, OPT_MAX_MESSAGE, OPT_REFRESH, OPT_REFRESH_MSGS, OPT_TIME_UNIT, OPT_STATS,
     OPT_KEYS, OPT_FIELDS, OPT_IDLE, OPT_ACTIVE, OPT_FIN, OPT_PROGRESS, OPT_NO_PROGRESS,
-    OPT_SAMPLE_SEED, OPT_THREADS, OPT_CERT, OPT_KEY, OPT_CA, OPT_PEER_NAME
+    OPT_SAMPLE_SEED, OPT_THREADS, OPT_CERT, OPT_KEY, OPT_CA, OPT_PEER_NAME,
+    OPT_SCTP_PR_TTL, OPT_SCTP_UDP_PORT
 };
 
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out) {
@@ -254,6 +261,8 @@ static int parse_options(int argc, char **argv, probe_options *o) {
         {"key", required_argument, 0, OPT_KEY},
         {"ca", required_argument, 0, OPT_CA},
         {"peer-name", required_argument, 0, OPT_PEER_NAME},
+        {"sctp-pr-ttl", required_argument, 0, OPT_SCTP_PR_TTL},
+        {"sctp-udp-port", required_argument, 0, OPT_SCTP_UDP_PORT},
         {0, 0, 0, 0}};
     uint64_t v = 0;
     int c;
@@ -305,6 +314,8 @@ static int parse_options(int argc, char **argv, probe_options *o) {
         case OPT_CERT: o->export.tls.cert = optarg; break;
         case OPT_KEY: o->export.tls.key = optarg; break;
         case OPT_CA: o->export.tls.ca = optarg; break;
+        case OPT_SCTP_PR_TTL: ok = parse_u64(optarg, 3600000, &v); o->export.sctp_pr_ttl_ms = (uint32_t)v; break;
+        case OPT_SCTP_UDP_PORT: ok = parse_u64(optarg, 65535, &v) && v >= 1; o->export.sctp_udp_port = (uint16_t)v; break;
         case OPT_PEER_NAME:
             if (o->export.tls.peer_name_count == IPFIX_TLS_MAX_PEER_NAMES) {
                 fprintf(stderr, "ipfix probe: at most %u --peer-name\n", IPFIX_TLS_MAX_PEER_NAMES);

@@ -30,13 +30,15 @@
 #define COLLECT_DTLS_BUFFER 65536u       /* one decrypted DTLS record (<= 2^14 bytes) */
 #define COLLECT_DTLS_MTU 1400u           /* datagrams of the collector's handshake flights */
 #define COLLECT_DTLS_RCVBUF (4u << 20)   /* receive buffer of a per-exporter DTLS socket */
+#define COLLECT_SCTP_STREAMS 16          /* inbound streams granted per association */
 
 typedef enum collect_source_kind {
     COLLECT_SOURCE_UDP = 1,
     COLLECT_SOURCE_TCP_LISTEN,
     COLLECT_SOURCE_TCP_CONN,
     COLLECT_SOURCE_DTLS_LISTEN,     /* the cookie exchange on a dtls:// listener */
-    COLLECT_SOURCE_DTLS_CONN        /* one exporter's connected UDP socket */
+    COLLECT_SOURCE_DTLS_CONN,       /* one exporter's connected UDP socket */
+    COLLECT_SOURCE_SCTP_LISTEN      /* sctp+udp://: eventfd the usrsctp upcalls write to */
 } collect_source_kind;
 
 /* What an epoll event points at (first member of its owner). */
@@ -76,6 +78,7 @@ typedef struct collect_exporter {
     uint64_t header_errors;         /* messages rejected at the header */
     uint64_t malformed_messages;    /* messages with at least one error */
     ipfix_tls_conn *tls;            /* TLS/DTLS listeners: the session (NULL otherwise) */
+    struct ipfix_sctp_assoc *sctp;  /* SCTP: the association (NULL once closed) */
     bool tls_ready;                 /* handshake done and peer verified */
     bool tls_backlog;               /* decrypted bytes wait inside OpenSSL (no EPOLLIN) */
     time_t tls_deadline;            /* handshake must be done by then */
@@ -92,6 +95,7 @@ typedef struct collect_listener {
     ipfix_transport transport;
     bool tls;                       /* tls:// or dtls://: a (D)TLS session per exporter */
     bool dtls;                      /* dtls://: UDP, cookie exchange, per-peer sockets */
+    bool sctp;                      /* sctp+udp://: served by worker 0 (usrsctp, sctp.h) */
     char uri[300];
     struct sockaddr_storage addr;
     socklen_t addr_length;
@@ -108,6 +112,7 @@ typedef struct collect_worker {
     pthread_mutex_t lock;           /* held while processing; the report takes it */
     collect_source sockets[IPFIX_COLLECT_MAX_LISTENERS];
     ipfix_dtls_listener *dtls[IPFIX_COLLECT_MAX_LISTENERS]; /* dtls:// listeners */
+    struct ipfix_sctp_listener *sctp[IPFIX_COLLECT_MAX_LISTENERS]; /* sctp+udp:// (worker 0) */
     uint32_t socket_drops[IPFIX_COLLECT_MAX_LISTENERS];
     uint64_t rejected[IPFIX_COLLECT_MAX_LISTENERS];
     uint64_t tls_failures[IPFIX_COLLECT_MAX_LISTENERS];
@@ -156,6 +161,7 @@ struct ipfix_collector {
     collect_store_closer *closer;      /* completes rotated files (with store_dir) */
     ipfix_tls_context *tls;            /* server context of the tls:// listeners */
     ipfix_tls_context *dtls;           /* server context of the dtls:// listeners */
+    struct ipfix_sctp_stack *sctp_stack; /* usrsctp, when an sctp+udp:// listener exists */
     bool stopped;
 };
 

@@ -39,6 +39,23 @@
  * alert, or UDP's idle timeout; the collector sends close_notify when it
  * stops, which a DTLS exporter takes as the end of the session.
  *
+ * SCTP listeners (sctp+udp://, RFC 7011 §10.2, SCTP over UDP encapsulation
+ * RFC 6951; built with IPFIXKIT_HAVE_SCTP): usrsctp runs one stack per
+ * process whose UDP encapsulation port is the listener's port (so one
+ * sctp+udp:// port per collector). usrsctp sockets are not kernel fds, so
+ * worker 0 owns every SCTP listener and its associations: the stack's
+ * upcalls write to an eventfd in worker 0's epoll, and on that event the
+ * worker accepts the waiting associations (admitted like TCP connections)
+ * and reads every association until it has nothing more. Each SCTP message
+ * is one IPFIX Message (message boundaries are kept; messages delivered in
+ * parts are reassembled), from any stream (RFC 7011 §9.2, RFC 5153 §6.1:
+ * "MUST be able to process any Message received on any stream"); the
+ * session follows the SCTP template rules (templates live until withdrawn
+ * or the association ends). A message with a bad header is counted and
+ * dropped; the association goes on (boundaries cannot be lost). The
+ * session ends when the exporter shuts the association down or it is
+ * aborted; a restarted exporter's new association is a new session.
+ *
  * Stop (ipfix_collector_stop): the workers close their TCP listening
  * sockets (no new connections), read every socket until nothing is left
  * (UDP queues and TCP receive buffers: everything TCP has acknowledged is
@@ -51,11 +68,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "collect/collect_internal.h"
 #include "ipfixkit/reader.h"
 #include "ipfixkit/uri.h"
+#ifdef IPFIXKIT_HAVE_SCTP
+#include "ipfixkit/sctp.h"
+#endif
 
 #define COLLECT_EPOLL_EVENTS 64
 #define COLLECT_TCP_READS_PER_EVENT 16
@@ -76,6 +97,25 @@ static ipfix_status open_sockets(ipfix_collector *c, collect_worker *w, ipfix_er
     for (unsigned i = 0; i < c->listener_count; i++) {
         collect_listener *l = &c->listeners[i];
         int fd;
+        if (l->sctp) {
+            w->sockets[i].kind = COLLECT_SOURCE_SCTP_LISTEN;
+            w->sockets[i].listener = i;
+            if (w->index != 0) continue; /* worker 0 serves SCTP */
+#ifdef IPFIXKIT_HAVE_SCTP
+            fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+            if (fd < 0)
+                return ipfix_error_set(err, IPFIX_ERR_IO, 0, "eventfd", "%s", strerror(errno));
+            w->sockets[i].fd = fd;
+            ipfix_status st = ipfix_sctp_listen(c->sctp_stack, (struct sockaddr *)&l->addr,
+                                                l->addr_length, COLLECT_SCTP_STREAMS, fd,
+                                                &w->sctp[i], err);
+            if (st != IPFIX_OK) return st;
+            struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->sockets[i]};
+            if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+                return ipfix_error_set(err, IPFIX_ERR_IO, 0, "epoll", "%s", strerror(errno));
+#endif
+            continue;
+        }
         if (l->dtls) /* handshakes only: a small buffer */
             fd = ipfix_udp_listener_open((struct sockaddr *)&l->addr, l->addr_length,
                                          COLLECT_DTLS_RCVBUF);
@@ -143,9 +183,37 @@ static ipfix_status parse_listeners(ipfix_collector *c, ipfix_error *err) {
         /* DTLS is UDP for the session rules (RFC 5153 §6.1) */
         else if (ep.scheme == IPFIX_SCHEME_DTLS)
             l->transport = IPFIX_TRANSPORT_UDP, l->tls = true, l->dtls = true;
+#ifdef IPFIXKIT_HAVE_SCTP
+        else if (ep.scheme == IPFIX_SCHEME_SCTP_UDP) {
+            l->transport = IPFIX_TRANSPORT_SCTP, l->sctp = true;
+            /* RFC 6951: the UDP encapsulation port is the listener's port */
+            if (!c->sctp_stack) {
+                st = ipfix_sctp_stack_acquire(ep.port, &c->sctp_stack, err);
+                if (st != IPFIX_OK) return st;
+            } else if (ipfix_sctp_stack_udp_port(c->sctp_stack) != ep.port) {
+                return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "listener",
+                                       "%.200s: one sctp+udp:// port per process (usrsctp "
+                                       "has one UDP encapsulation port)",
+                                       c->config.listen[i]);
+            }
+        }
+#endif
+        else if (ep.scheme == IPFIX_SCHEME_SCTP || ep.scheme == IPFIX_SCHEME_SCTP_UDP)
+#ifdef IPFIXKIT_HAVE_SCTP
+            return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "listener",
+                                   "%.200s: sctp:// (native SCTP over raw IP) is not "
+                                   "implemented yet; use sctp+udp://",
+                                   c->config.listen[i]);
+#else
+            return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "listener",
+                                   "%.200s: SCTP support not built (configure with "
+                                   "-DIPFIXKIT_SCTP=ON and libusrsctp-dev)",
+                                   c->config.listen[i]);
+#endif
         else
             return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "listener",
-                                   "%.200s: only udp://, tcp://, tls:// and dtls:// are supported",
+                                   "%.200s: only udp://, tcp://, tls://, dtls:// and sctp+udp:// "
+                                   "are supported",
                                    c->config.listen[i]);
         ipfix_tls_context **x = l->dtls ? &c->dtls : &c->tls;
         if (l->tls && !*x) {
@@ -735,8 +803,95 @@ static size_t dtls_read(collect_worker *w, collect_exporter *e, int max_reads) {
     return records;
 }
 
-/* Read a TCP, TLS or DTLS session. */
+/* ------------------------------------------------------------ SCTP */
+
+#ifdef IPFIXKIT_HAVE_SCTP
+static void sctp_close(collect_worker *w, collect_exporter *e, const char *why) {
+    if (!e->sctp) return;
+    ipfix_sctp_assoc_close(e->sctp, false);
+    e->sctp = NULL;
+    collect_log(w, IPFIX_LOG_INFO, "%s: session closed: %s", e->name, why);
+    collect_exporter_retire(w, e);
+    atomic_fetch_sub(&w->collector->sessions, 1);
+    atomic_fetch_sub(&w->collector->memory, COLLECT_SESSION_MEMORY + COLLECT_TCP_BUFFER);
+}
+
+/* Read up to `max_reads` messages of one association; returns the count.
+ * *more is set when the budget ran out with messages possibly left. */
+static size_t sctp_read(collect_worker *w, collect_exporter *e, int max_reads, bool *more) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    size_t got = 0;
+    for (int i = 0; i < max_reads && e->sctp; i++) {
+        size_t length = 0;
+        uint16_t stream = 0;
+        ipfix_sctp_result r = ipfix_sctp_recv(e->sctp, e->rx, &length, &stream);
+        if (r == IPFIX_SCTP_AGAIN) return got;
+        if (r == IPFIX_SCTP_CLOSED) {
+            sctp_close(w, e, "association shut down by the exporter");
+            return got;
+        }
+        if (r != IPFIX_SCTP_OK) {
+            char why[200];
+            snprintf(why, sizeof why, "association ended: %s",
+                     errno == EMSGSIZE ? "message over 65535 bytes" : strerror(errno));
+            sctp_close(w, e, why);
+            return got;
+        }
+        got++;
+        collect_exporter_message(w, e, e->rx, length, &now); /* any stream (RFC 7011 §9.2) */
+    }
+    if (e->sctp && more) *more = true;
+    return got;
+}
+
+/* The eventfd of an SCTP listener fired: new associations, then every
+ * association's messages. */
+static void sctp_service(collect_worker *w, collect_source *s) {
+    uint64_t count;
+    ssize_t rd = read(s->fd, &count, sizeof count);
+    (void)rd;
+    ipfix_sctp_listener *sl = w->sctp[s->listener];
+    for (int i = 0; sl && i < 64; i++) {
+        struct sockaddr_storage peer;
+        socklen_t peer_length;
+        ipfix_sctp_assoc *a = ipfix_sctp_accept(sl, &peer, &peer_length);
+        if (!a) break;
+        size_t memory = COLLECT_SESSION_MEMORY + COLLECT_TCP_BUFFER;
+        collect_exporter *e = NULL;
+        if (admit(w, &peer, s->listener, memory))
+            e = collect_exporter_new(w, IPFIX_TRANSPORT_SCTP, &peer, s->listener);
+        if (e && !(e->rx = malloc(IPFIX_SCTP_MESSAGE_MAX))) {
+            w->exporters = e->next; /* never a session: unlisted again */
+            w->sessions_total--;
+            collect_exporter_free(e);
+            e = NULL;
+        }
+        if (!e) {
+            ipfix_sctp_assoc_close(a, true);
+            continue;
+        }
+        e->sctp = a;
+        snprintf(e->name, sizeof e->name, "sctp+udp %s", e->origin);
+        session_opened(w, e, memory, true);
+    }
+    bool more = false;
+    for (collect_exporter *e = w->exporters; e; e = e->next)
+        if (e->sctp && e->source.listener == s->listener)
+            sctp_read(w, e, COLLECT_TCP_READS_PER_EVENT * 4, &more);
+    if (more) { /* budget used up: come back after the other events */
+        uint64_t one = 1;
+        ssize_t wr = write(s->fd, &one, sizeof one);
+        (void)wr;
+    }
+}
+#endif
+
+/* Read a TCP, TLS, DTLS or SCTP session. */
 static size_t session_read(collect_worker *w, collect_exporter *e, int max_reads) {
+#ifdef IPFIXKIT_HAVE_SCTP
+    if (e->sctp) return sctp_read(w, e, max_reads, NULL);
+#endif
     if (e->source.kind == COLLECT_SOURCE_DTLS_CONN) return dtls_read(w, e, max_reads);
     return tcp_read(w, e, max_reads);
 }
@@ -814,6 +969,11 @@ static void handle(collect_worker *w, collect_source *s) {
     case COLLECT_SOURCE_DTLS_CONN:
         dtls_read(w, (collect_exporter *)s, COLLECT_TCP_READS_PER_EVENT * 4);
         break;
+    case COLLECT_SOURCE_SCTP_LISTEN:
+#ifdef IPFIXKIT_HAVE_SCTP
+        sctp_service(w, s);
+#endif
+        break;
     }
 }
 
@@ -828,6 +988,12 @@ static void drain(collect_worker *w) {
         close(w->sockets[i].fd);
         w->sockets[i].fd = -1;
     }
+#ifdef IPFIXKIT_HAVE_SCTP
+    for (unsigned i = 0; i < c->listener_count; i++) { /* no new associations */
+        ipfix_sctp_listener_close(w->sctp[i]);
+        w->sctp[i] = NULL;
+    }
+#endif
     for (collect_exporter *e = w->exporters, *next; e; e = next) {
         next = e->next;
         if (e->tls && !e->tls_ready && e->source.fd >= 0)
@@ -839,11 +1005,15 @@ static void drain(collect_worker *w) {
             if (w->sockets[i].kind == COLLECT_SOURCE_UDP)
                 while (udp_read(w, &w->sockets[i]) > 0) got++;
         for (collect_exporter *e = w->exporters; e; e = e->next)
-            if (e->source.fd >= 0) got += session_read(w, e, 1 << 20);
+            if (e->source.fd >= 0 || e->sctp) got += session_read(w, e, 1 << 20);
         if (got == 0) break;
     }
-    for (collect_exporter *e = w->exporters; e; e = e->next)
+    for (collect_exporter *e = w->exporters; e; e = e->next) {
         if (e->source.fd >= 0) tcp_close(w, e, "collector stopping");
+#ifdef IPFIXKIT_HAVE_SCTP
+        if (e->sctp) sctp_close(w, e, "collector stopping (association shut down)");
+#endif
+    }
 }
 
 static void *worker_main(void *arg) {
@@ -901,6 +1071,9 @@ void ipfix_collector_free(ipfix_collector *c) {
         collect_worker *w = &c->workers[i];
         if (!w->collector) continue; /* never initialised */
         for (unsigned j = 0; j < IPFIX_COLLECT_MAX_LISTENERS; j++) {
+#ifdef IPFIXKIT_HAVE_SCTP
+            ipfix_sctp_listener_close(w->sctp[j]);
+#endif
             ipfix_dtls_listener_free(w->dtls[j]);
             if (w->sockets[j].fd >= 0) close(w->sockets[j].fd);
         }
@@ -908,6 +1081,9 @@ void ipfix_collector_free(ipfix_collector *c) {
         while (e) {
             collect_exporter *next = e->next;
             if (e->source.fd >= 0) close(e->source.fd);
+#ifdef IPFIXKIT_HAVE_SCTP
+            ipfix_sctp_assoc_close(e->sctp, true);
+#endif
             collect_exporter_free(e);
             e = next;
         }
@@ -925,6 +1101,9 @@ void ipfix_collector_free(ipfix_collector *c) {
     collect_store_closer_free(c->closer); /* after the stores: they hand it their last files */
     ipfix_tls_context_free(c->tls);
     ipfix_tls_context_free(c->dtls);
+#ifdef IPFIXKIT_HAVE_SCTP
+    ipfix_sctp_stack_release(c->sctp_stack); /* after every association and listener */
+#endif
     pthread_mutex_destroy(&c->json_lock);
     free(c);
 }

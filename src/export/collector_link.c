@@ -44,6 +44,31 @@
  * two sends is not noticed: it drops our records silently, as DTLS
  * requires for records of an unknown association.)
  *
+ * SCTP over UDP encapsulation (sctp+udp://, RFC 7011 §10.2, RFC 6951; only
+ * with IPFIXKIT_HAVE_SCTP, see sctp.h): one association with SCTP_STREAMS
+ * outbound streams. The template message (Template and Options Template
+ * Sets; withdrawals would go the same way) is sent on stream 0, fully
+ * reliable and ordered (RFC 7011 §8.3: "MUST be sent reliably, using SCTP
+ * ordered delivery"); data messages go on stream 1 with PR-SCTP timed
+ * reliability when config.sctp_pr_ttl_ms > 0 (RFC 3758, RFC 5153 §6.1:
+ * abandoned after that lifetime; RFC 7011 §10.2.6: only messages with
+ * nothing but Data Sets), fully reliable when 0. SCTP does not order
+ * messages across streams, so after the templates of a new association
+ * the link waits (at most TEMPLATE_ACK_MS) until the Collector has
+ * acknowledged them before any data follows: a Collector never gets data
+ * before its template (RFC 7011 §8.2). Templates are sent once per
+ * association (they live until it ends, §8.3), never refreshed. Sequence
+ * numbers: all data is on stream 1, so the writer's per-ODID counter is
+ * that stream's (RFC 7011 §3.1 "Each SCTP Stream counts sequence numbers
+ * separately"); the template message carries the number of the data
+ * message that follows, as over TCP. Association loss (ABORT from a
+ * restarted Collector, SHUTDOWN, send failure) takes the link down as for
+ * TCP: bounded queue, reconnection with backoff, templates first on the
+ * new association. Messages the stack had accepted but not delivered when
+ * the association broke are lost without being counted (as for TCP's
+ * kernel buffer); the Collector sees them as a sequence gap only when the
+ * association survives (PR-SCTP abandonment).
+ *
  * State changes are logged once each (config.log): connected, connection
  * attempt failed (again only when the reason changes), connection lost.
  */
@@ -63,6 +88,9 @@
 #include <unistd.h>
 
 #include "ipfixkit/value.h"
+#ifdef IPFIXKIT_HAVE_SCTP
+#include "ipfixkit/sctp.h"
+#endif
 
 #define BACKOFF_MIN_MS 1000u
 #define BACKOFF_MAX_MS 60000u
@@ -72,6 +100,9 @@
 #define HANDSHAKE_TIMEOUT_S 5
 #define CONFIRM_TIMEOUT_MS 2000
 #define CLOSE_WAIT_MS 2000
+#define SCTP_STREAMS 2            /* 0: templates, 1: data */
+#define SCTP_CONNECT_TIMEOUT_MS 2000
+#define TEMPLATE_ACK_MS 2000
 
 typedef struct queued {
     uint32_t length, records;
@@ -84,7 +115,13 @@ struct collector_link {
     bool tcp;                     /* a stream: TCP or TLS */
     bool tls;
     bool dtls;                    /* DTLS over UDP (datagrams, but a session) */
-    bool session;                 /* TCP, TLS or DTLS: reconnect, queue while down */
+    bool session;                 /* TCP, TLS, DTLS or SCTP: reconnect, queue while down */
+    bool sctp;                    /* sctp+udp:// */
+#ifdef IPFIXKIT_HAVE_SCTP
+    ipfix_sctp_stack *stack;      /* our reference to the process's usrsctp stack */
+    ipfix_sctp_assoc *assoc;      /* the association while up */
+    uint16_t data_stream;
+#endif
     int fd;                       /* -1: down */
     ipfix_tls_context *tls_context;
     ipfix_tls_conn *tls_conn;     /* the TLS session while up */
@@ -116,6 +153,14 @@ static uint64_t monotonic_ms(void) {
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* Is the Transport Session up? */
+static bool link_up(const collector_link *l) {
+#ifdef IPFIXKIT_HAVE_SCTP
+    if (l->sctp) return l->assoc != NULL;
+#endif
+    return l->fd >= 0;
+}
+
 static void link_log(collector_link *l, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
 static void link_log(collector_link *l, const char *format, ...) {
@@ -134,7 +179,7 @@ static void link_log(collector_link *l, const char *format, ...) {
 static void connect_failed(collector_link *l, const char *why) {
     if (strcmp(why, l->last_failure) != 0) {
         link_log(l, "%s connection failed: %s; retrying with backoff, records queue meanwhile",
-                 l->dtls ? "DTLS" : l->tls ? "TLS" : "TCP", why);
+                 l->sctp ? "SCTP" : l->dtls ? "DTLS" : l->tls ? "TLS" : "TCP", why);
         snprintf(l->last_failure, sizeof l->last_failure, "%s", why);
     }
 }
@@ -142,6 +187,10 @@ static void connect_failed(collector_link *l, const char *why) {
 static void close_session(collector_link *l) {
     ipfix_tls_conn_free(l->tls_conn);
     l->tls_conn = NULL;
+#ifdef IPFIXKIT_HAVE_SCTP
+    ipfix_sctp_assoc_close(l->assoc, false);
+    l->assoc = NULL;
+#endif
     if (l->fd >= 0) close(l->fd);
     l->fd = -1;
 }
@@ -229,9 +278,67 @@ static bool dtls_handshake(collector_link *l, int fd) {
     return true;
 }
 
+static void log_connected(collector_link *l, const char *how) {
+    link_log(l, "%s%s", l->was_up || l->last_failure[0] ? "reconnected" : "connected", how);
+    l->last_failure[0] = '\0';
+    l->was_up = true;
+}
+
+#ifdef IPFIXKIT_HAVE_SCTP
+/* A new association (bounded wait); templates due on it. */
+static bool sctp_connect(collector_link *l) {
+    ipfix_error err;
+    ipfix_error_clear(&err);
+    if (ipfix_sctp_connect(l->stack, (const struct sockaddr *)&l->addr, l->addr_length,
+                           SCTP_STREAMS, SCTP_CONNECT_TIMEOUT_MS, &l->assoc, &err) != IPFIX_OK) {
+        connect_failed(l, err.detail);
+        return false;
+    }
+    uint16_t streams = ipfix_sctp_assoc_streams(l->assoc);
+    l->data_stream = streams >= 2 ? 1 : 0; /* a peer granting one stream gets everything on 0 */
+    l->templates_due = true;
+    char how[120];
+    snprintf(how, sizeof how, " (SCTP over UDP, %u streams, data on stream %u, %s)", streams,
+             l->data_stream,
+             l->config.sctp_pr_ttl_ms ? "PR-SCTP timed reliability" : "fully reliable");
+    if (l->config.sctp_pr_ttl_ms) {
+        char *end = how + strlen(how) - 1; /* before ')' */
+        snprintf(end, sizeof how - (size_t)(end - how), " %u ms)", l->config.sctp_pr_ttl_ms);
+    }
+    log_connected(l, how);
+    return true;
+}
+
+/* One message: the template message (built in l->tmsg) on stream 0, fully
+ * reliable, then acknowledged before data may follow; data on the data
+ * stream with the PR-SCTP lifetime. False (link down) on failure. */
+static bool sctp_send(collector_link *l, const uint8_t *p, size_t n) {
+    bool templates = p == l->tmsg;
+    if (!ipfix_sctp_alive(l->assoc)) {
+        link_log(l, "association lost: shut down or aborted by the collector; reconnecting");
+        link_down(l);
+        return false;
+    }
+    ipfix_sctp_result r =
+        ipfix_sctp_send(l->assoc, p, n, templates ? 0 : l->data_stream,
+                        templates ? 0 : l->config.sctp_pr_ttl_ms, SEND_TIMEOUT_S * 1000u);
+    if (r != IPFIX_SCTP_OK) {
+        link_log(l, "association lost: %s; reconnecting",
+                 r == IPFIX_SCTP_AGAIN ? "send timed out" : strerror(errno));
+        link_down(l);
+        return false;
+    }
+    if (templates) ipfix_sctp_wait_acked(l->assoc, TEMPLATE_ACK_MS); /* RFC 7011 §8.2 */
+    return true;
+}
+#endif
+
 /* Connect with a bounded wait; the socket is left blocking with a send
  * timeout. */
 static bool link_connect(collector_link *l) {
+#ifdef IPFIXKIT_HAVE_SCTP
+    if (l->sctp) return sctp_connect(l);
+#endif
     int fd = socket(l->addr.ss_family, l->tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
     if (fd < 0) return false;
     int flags = fcntl(fd, F_GETFL, 0);
@@ -277,9 +384,7 @@ static bool link_connect(collector_link *l) {
             ipfix_tls_conn_describe(l->tls_conn, d, sizeof d);
             snprintf(how, sizeof how, " (%s)", d);
         }
-        link_log(l, "%s%s", l->was_up || l->last_failure[0] ? "reconnected" : "connected", how);
-        l->last_failure[0] = '\0';
-        l->was_up = true;
+        log_connected(l, how);
     }
     return true;
 }
@@ -337,7 +442,10 @@ static bool dtls_send(collector_link *l, const uint8_t *p, size_t n) {
 
 /* Send all bytes; false (and the link down for TCP) on failure. */
 static bool send_bytes(collector_link *l, const uint8_t *p, size_t n) {
-    if (l->fd < 0) return false;
+    if (!link_up(l)) return false;
+#ifdef IPFIXKIT_HAVE_SCTP
+    if (l->sctp) return sctp_send(l, p, n);
+#endif
     if (l->dtls) return dtls_send(l, p, n);
     if (!l->tcp) {
         ssize_t w = send(l->fd, p, n, MSG_NOSIGNAL);
@@ -411,7 +519,7 @@ static bool send_templates(collector_link *l, uint32_t sequence) {
 
 static bool refresh_due(const collector_link *l) {
     if (l->templates_due) return true;
-    if (l->tcp) return false;
+    if (l->tcp || l->sctp) return false; /* templates live as long as the session */
     if (l->config.template_refresh_messages &&
         l->messages_since_templates >= l->config.template_refresh_messages)
         return true;
@@ -457,7 +565,7 @@ static void queue_push(collector_link *l, const uint8_t *msg, size_t n, const qu
 
 /* Connect if down and due, then send templates and the queue. */
 static void tcp_service(collector_link *l) {
-    if (l->fd < 0) {
+    if (!link_up(l)) {
         if (monotonic_ms() < l->next_attempt_ms) return;
         if (!link_connect(l)) {
             link_down(l);
@@ -492,7 +600,7 @@ static ipfix_status send_message(void *context, const uint8_t *msg, size_t n) {
     l->cur_packets = l->cur_octets = 0;
     if (l->session) {
         tcp_service(l);
-        if (l->fd < 0 || l->queued_messages) {
+        if (!link_up(l) || l->queued_messages) {
             queue_push(l, msg, n, &meta);
             return IPFIX_OK;
         }
@@ -518,10 +626,22 @@ ipfix_status collector_link_open(const ipfix_endpoint *endpoint,
                                  const collector_link_config *config, collector_link **out,
                                  ipfix_error *err) {
     *out = NULL;
-    if (endpoint->scheme != IPFIX_SCHEME_UDP && endpoint->scheme != IPFIX_SCHEME_TCP &&
-        endpoint->scheme != IPFIX_SCHEME_TLS && endpoint->scheme != IPFIX_SCHEME_DTLS)
+#ifndef IPFIXKIT_HAVE_SCTP
+    if (endpoint->scheme == IPFIX_SCHEME_SCTP || endpoint->scheme == IPFIX_SCHEME_SCTP_UDP)
         return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "export",
-                               "%s:// export is not supported (udp, tcp, tls, dtls)",
+                               "%s://: SCTP support not built (configure with -DIPFIXKIT_SCTP=ON "
+                               "and libusrsctp-dev)",
+                               ipfix_scheme_name(endpoint->scheme));
+#endif
+    if (endpoint->scheme == IPFIX_SCHEME_SCTP)
+        return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "export",
+                               "sctp:// (native SCTP over raw IP) is not implemented yet; "
+                               "use sctp+udp:// (SCTP over UDP encapsulation, RFC 6951)");
+    if (endpoint->scheme != IPFIX_SCHEME_UDP && endpoint->scheme != IPFIX_SCHEME_TCP &&
+        endpoint->scheme != IPFIX_SCHEME_TLS && endpoint->scheme != IPFIX_SCHEME_DTLS &&
+        endpoint->scheme != IPFIX_SCHEME_SCTP_UDP)
+        return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "export",
+                               "%s:// export is not supported (udp, tcp, tls, dtls, sctp+udp)",
                                ipfix_scheme_name(endpoint->scheme));
     if ((endpoint->scheme == IPFIX_SCHEME_TLS || endpoint->scheme == IPFIX_SCHEME_DTLS) &&
         !config->tls)
@@ -540,10 +660,15 @@ ipfix_status collector_link_open(const ipfix_endpoint *endpoint,
     l->tls = endpoint->scheme == IPFIX_SCHEME_TLS;
     l->dtls = endpoint->scheme == IPFIX_SCHEME_DTLS;
     l->tcp = endpoint->scheme == IPFIX_SCHEME_TCP || l->tls;
-    l->session = l->tcp || l->dtls;
+    l->sctp = endpoint->scheme == IPFIX_SCHEME_SCTP_UDP;
+    l->session = l->tcp || l->dtls || l->sctp;
     l->fd = -1;
     ipfix_endpoint_format(endpoint, l->uri, sizeof l->uri);
     ipfix_status st = ipfix_endpoint_resolve(endpoint, false, &l->addr, &l->addr_length, err);
+#ifdef IPFIXKIT_HAVE_SCTP
+    if (st == IPFIX_OK && l->sctp)
+        st = ipfix_sctp_stack_acquire(config->sctp_udp_port, &l->stack, err);
+#endif
     if (st == IPFIX_OK && l->tls)
         st = ipfix_tls_context_new(config->tls, false, &l->tls_context, err);
     if (st == IPFIX_OK && l->dtls)
@@ -553,7 +678,7 @@ ipfix_status collector_link_open(const ipfix_endpoint *endpoint,
         return st;
     }
     /* DTLS: the record around the message must fit the datagram size */
-    size_t max = l->tcp ? 65535u
+    size_t max = l->tcp || l->sctp ? 65535u
                  : l->dtls ? config->max_message - IPFIX_DTLS_RECORD_OVERHEAD
                            : config->max_message;
     ipfix_writer_config wc = {.max_message_size = max,
@@ -600,7 +725,7 @@ ipfix_status collector_link_flush(collector_link *l) {
 void collector_link_tick(collector_link *l) {
     if (l->session) {
         tcp_service(l);
-    } else if (refresh_due(l) && l->fd >= 0) {
+    } else if (refresh_due(l) && link_up(l)) {
         send_templates(l, ipfix_writer_next_sequence(l->writer, l->config.odid));
     }
 }
@@ -638,7 +763,7 @@ void collector_link_close(collector_link *l, unsigned drain_ms, collector_link_s
         ipfix_writer_flush(l->writer);
         uint64_t deadline = monotonic_ms() + drain_ms;
         while (l->session && l->queued_messages && monotonic_ms() < deadline) {
-            if (l->fd < 0 && l->next_attempt_ms > monotonic_ms()) {
+            if (!link_up(l) && l->next_attempt_ms > monotonic_ms()) {
                 uint64_t wait = l->next_attempt_ms - monotonic_ms();
                 if (wait > deadline - monotonic_ms()) break;
                 struct timespec ts = {.tv_sec = (time_t)(wait / 1000),
@@ -650,6 +775,10 @@ void collector_link_close(collector_link *l, unsigned drain_ms, collector_link_s
         while (l->queued_messages) queue_drop_oldest(l);
         ipfix_writer_free(l->writer);
     }
+#ifdef IPFIXKIT_HAVE_SCTP
+    if (l->assoc) /* delivered before the SHUTDOWN (RFC 7011 §10.2.4) */
+        ipfix_sctp_wait_acked(l->assoc, drain_ms > CLOSE_WAIT_MS ? drain_ms : CLOSE_WAIT_MS);
+#endif
     if (final) collector_link_get_stats(l, final);
     if (l->fd >= 0) {
         ipfix_tls_conn_shutdown(l->tls_conn); /* close_notify */
@@ -657,6 +786,9 @@ void collector_link_close(collector_link *l, unsigned drain_ms, collector_link_s
         if (l->tls_conn && l->tcp) close_wait(l); /* DTLS: no stream to wait for */
     }
     close_session(l);
+#ifdef IPFIXKIT_HAVE_SCTP
+    ipfix_sctp_stack_release(l->stack);
+#endif
     ipfix_tls_context_free(l->tls_context);
     free(l->queue);
     free(l);

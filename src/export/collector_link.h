@@ -1,9 +1,11 @@
 /*
  * collector_link.h — one Transport Session from the Exporting Process to a
- * Collector (UDP, TCP, TLS over TCP or DTLS over UDP): a message writer
+ * Collector (UDP, TCP, TLS over TCP, DTLS over UDP, or SCTP over UDP
+ * encapsulation with templates on stream 0 and data on stream 1 — see
+ * collector_link.c): a message writer
  * whose sink sends each message, the templates sent first on each
  * connection and refreshed over UDP and DTLS (RFC 7011 §10.3.6), and for
- * TCP, TLS and DTLS a bounded queue with
+ * TCP, TLS, DTLS and SCTP a bounded queue with
  * reconnection and exponential backoff. TLS (RFC 7011 §11, tls.h) is TCP
  * plus a handshake after each connect; a failed handshake (refused
  * certificate, name mismatch...) counts as a failed connection attempt.
@@ -33,10 +35,12 @@ typedef struct collector_link_config {
     size_t max_message;              /* UDP datagram; DTLS: the record's; TCP uses 65535 */
     unsigned template_refresh_s;     /* UDP and DTLS only */
     unsigned template_refresh_messages;
-    size_t queue_bytes;              /* TCP, TLS and DTLS */
+    size_t queue_bytes;              /* TCP, TLS, DTLS and SCTP */
     ipfix_template *const *templates; /* sent at connect / refresh (borrowed) */
     size_t template_count;
     const ipfix_tls_config *tls;     /* tls:// and dtls://: certificate, key, CA, peer names */
+    uint32_t sctp_pr_ttl_ms;         /* sctp+udp:// data: PR-SCTP lifetime, 0 = fully reliable */
+    uint16_t sctp_udp_port;          /* sctp+udp:// local UDP encapsulation port, 0 = any */
     void (*log)(void *context, const char *line); /* state changes; NULL: silent */
     void *log_context;
 } collector_link_config;

@@ -283,7 +283,9 @@ ipfix_status ipfix_exporter_add_collector(ipfix_exporter *e, const ipfix_endpoin
                                 .templates = e->all_templates,
                                 .template_count = 2 + e->stats_count,
                                 .log = e->config.log,
-                                .log_context = e->config.log_context};
+                                .log_context = e->config.log_context,
+                                .sctp_pr_ttl_ms = e->config.sctp_pr_ttl_ms,
+                                .sctp_udp_port = e->config.sctp_udp_port};
     if (endpoint->scheme == IPFIX_SCHEME_TLS || endpoint->scheme == IPFIX_SCHEME_DTLS) {
         if (!e->config.tls.cert || !e->config.tls.key || !e->config.tls.ca)
             return ipfix_error_set(err, IPFIX_ERR_INVALID_ARG, 0, "RFC 7011 §11.3",
