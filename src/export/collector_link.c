@@ -127,7 +127,7 @@ struct collector_link {
     ipfix_tls_conn *tls_conn;     /* the TLS session while up */
     char uri[300];
     bool was_up;                  /* for the state-change log */
-    char last_failure[400];       /* last connect failure reported ("" after success) */
+    char last_failure[420];       /* last connect failure reported ("" after success) */
     struct sockaddr_storage addr;
     socklen_t addr_length;
     ipfix_writer *writer;
