@@ -42,9 +42,6 @@ NAME=dtls
 SCHEME=dtls WHAT=DTLS REFUSED="session refused" S_CLIENT_ARGS="-dtls1_2" COLLECT_ARGS="--workers 2"
 . "$(dirname "$0")/../lib/secure.sh"
 
-records_of() { # log: the "records" figure of its total line
-  awk '/^total:/{for(i=1;i<NF;i++) if($i=="records") print $(i+1)}' "$1" 2>/dev/null | tail -1
-}
 
 # ------------------------------------------------------------ 1. connectivity
 run_ok() { # label listen-host connect-uri-host [probe args...] -- [collect args...]
@@ -151,55 +148,20 @@ refused_by_probe wrong-name-collector collector \
 # ------------------------------------------------------------ 3. restart
 # 20000 one-packet UDP flows 1 ms apart (20 s of trace time, --idle-timeout 1:
 # they expire as the trace goes on), in two halves through a pipe.
-"$PY" - "$T/half1.pcap" "$T/half2.raw" <<'PYEOF'
-import struct, sys
-def packet(i):
-    src = bytes([10, 0, (i >> 8) & 255, i & 255])
-    udp = struct.pack("!HHHH", 1024 + i % 50000, 4000, 8 + 18, 0) + b"x" * 18
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xffff, 0, 64, 17, 0,
-                     src, bytes([10, 1, 0, 1]))
-    s = sum(struct.unpack("!10H", ip)); s = (s & 0xffff) + (s >> 16); s = (s & 0xffff) + (s >> 16)
-    ip = ip[:10] + struct.pack("!H", ~s & 0xffff) + ip[12:]
-    frame = b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00" + ip + udp
-    t = 1700000000 * 1000000 + i * 1000
-    return struct.pack("<IIII", t // 1000000, t % 1000000, len(frame), len(frame)) + frame
-n = 20000
-with open(sys.argv[1], "wb") as f:
-    f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-    for i in range(n // 2): f.write(packet(i))
-with open(sys.argv[2], "wb") as f:
-    for i in range(n // 2, n): f.write(packet(i))
-PYEOF
-[ -s "$T/half2.raw" ] || fail "building the restart trace"
+make_restart_trace
 
 # restart_run label how: how = term (graceful: close_notify) or kill (SIGKILL)
 restart_run() {
-  local label=$1 how=$2 port got prev i
+  local label=$1 how=$2 port got
   port=$(free_port)
-  rm -f "$T/pipe-$label" "$T/go-$label"
-  mkfifo "$T/pipe-$label" || fail "mkfifo"
   secure_collect "$T/$label-1.err" "$T/store-$label-1" "dtls://127.0.0.1:$port" collector --stats "$T/$label-stats1"
   local c1=$COLLECT_PID
   # shellcheck disable=SC2046
-  timeout 60 "$IPFIX" probe -r - -e "dtls://127.0.0.1:$port" $(ident exporter) --idle-timeout 1 \
-    --stats-interval 0 -m 16M < "$T/pipe-$label" 2>"$T/probe-$label.err" &
-  local pp=$!
-  track "$pp"
-  # the feeder: the first half now, the second once the go file exists (at most 30 s)
-  ( cat "$T/half1.pcap"
-    for i in $(seq 600); do [ -e "$T/go-$label" ] && break; sleep 0.05; done
-    cat "$T/half2.raw" ) > "$T/pipe-$label" &
-  track "$!"
+  start_piped_probe "$label" "dtls://127.0.0.1:$port" $(ident exporter)
+  local pp=$PIPED_PROBE
   # wait until the first half is exported: records at the first collector
   # stop growing (the probe waits for the rest of the pipe)
-  got=0 prev=-1
-  for i in $(seq 150); do
-    kill -USR1 "$c1"
-    sleep 0.1
-    got=$(records_of "$T/$label-stats1")
-    [ "${got:-0}" -ge 5000 ] && [ "$got" = "$prev" ] && break
-    prev=${got:-0}
-  done
+  got=$(wait_records "$c1" "$T/$label-stats1" 5000 stable)
   [ "${got:-0}" -ge 5000 ] || { cat "$T/probe-$label.err" "$T/$label-1.err" >&2; fail "$label: the first collector got ${got:-0} records"; }
   local r1
   if [ "$how" = term ]; then

@@ -108,56 +108,23 @@ refused_by_probe wrong-name-collector collector \
 # ------------------------------------------------------------ 3. restart
 # 20000 one-packet UDP flows 1 ms apart (20 s of trace time, --idle-timeout 1:
 # they expire as the trace goes on), in two halves through a pipe.
-"$PY" - "$T/half1.pcap" "$T/half2.raw" <<'EOF'
-import struct, sys
-def packet(i):
-    src = bytes([10, 0, (i >> 8) & 255, i & 255])
-    udp = struct.pack("!HHHH", 1024 + i % 50000, 4000, 8 + 18, 0) + b"x" * 18
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xffff, 0, 64, 17, 0,
-                     src, bytes([10, 1, 0, 1]))
-    s = sum(struct.unpack("!10H", ip)); s = (s & 0xffff) + (s >> 16); s = (s & 0xffff) + (s >> 16)
-    ip = ip[:10] + struct.pack("!H", ~s & 0xffff) + ip[12:]
-    frame = b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00" + ip + udp
-    t = 1700000000 * 1000000 + i * 1000
-    return struct.pack("<IIII", t // 1000000, t % 1000000, len(frame), len(frame)) + frame
-n = 20000
-with open(sys.argv[1], "wb") as f:
-    f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-    for i in range(n // 2): f.write(packet(i))
-with open(sys.argv[2], "wb") as f:
-    for i in range(n // 2, n): f.write(packet(i))
-EOF
-[ -s "$T/half2.raw" ] || fail "building the restart trace"
+make_restart_trace
 PORT=$(free_port)
-mkfifo "$T/pipe" || fail "mkfifo"
 secure_collect "$T/restart1.err" "$T/store-r1" "tls://127.0.0.1:$PORT" collector --stats "$T/stats1"
 COLLECT1=$COLLECT_PID
 # shellcheck disable=SC2046
-timeout 60 "$IPFIX" probe -r - -e "tls://127.0.0.1:$PORT" $(ident exporter) --idle-timeout 1 \
-  --stats-interval 0 -m 16M < "$T/pipe" 2>"$T/probe-restart.err" &
-PROBE=$!
-track "$PROBE"
-# the feeder: the first half now, the second once $T/go exists (at most 30 s)
-( cat "$T/half1.pcap"
-  for i in $(seq 600); do [ -e "$T/go" ] && break; sleep 0.05; done
-  cat "$T/half2.raw" ) > "$T/pipe" &
-track "$!"
+start_piped_probe restart "tls://127.0.0.1:$PORT" $(ident exporter)
+PROBE=$PIPED_PROBE
 # wait until the first collector has stored a good part of the first half
-got=0
-for i in $(seq 100); do
-  kill -USR1 "$COLLECT1"
-  sleep 0.1
-  got=$(awk '/^total:/{for(i=1;i<NF;i++) if($i=="records") print $(i+1)}' "$T/stats1" 2>/dev/null)
-  [ "${got:-0}" -ge 5000 ] && break
-done
+got=$(wait_records "$COLLECT1" "$T/stats1" 5000)
 [ "${got:-0}" -ge 5000 ] || { cat "$T/probe-restart.err" "$T/restart1.err" >&2; fail "restart: the first collector got ${got:-0} records"; }
 stop_collect restart1 "$T/restart1.err"
-R1=$(awk '/^total:/{for(i=1;i<NF;i++) if($i=="records") print $(i+1)}' "$T/restart1.err")
+R1=$(records_of "$T/restart1.err")
 secure_collect "$T/restart2.err" "$T/store-r2" "tls://127.0.0.1:$PORT" collector
-touch "$T/go"
+touch "$T/go-restart"
 wait "$PROBE" || { cat "$T/probe-restart.err" >&2; fail "restart: probe exit status"; }
 stop_collect restart2 "$T/restart2.err"
-R2=$(awk '/^total:/{for(i=1;i<NF;i++) if($i=="records") print $(i+1)}' "$T/restart2.err")
+R2=$(records_of "$T/restart2.err")
 grep -q "connection lost: closed by the collector" "$T/probe-restart.err" &&
   grep -q "reconnected (TLSv1" "$T/probe-restart.err" ||
   { cat "$T/probe-restart.err" >&2; fail "restart: the probe did not report losing and regaining the session"; }

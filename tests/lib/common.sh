@@ -12,6 +12,18 @@
 #                              until it listens; sets COLLECT_PID; a watchdog
 #                              kills it after COLLECT_WATCHDOG seconds (40)
 #   wait_for_file FILE PATTERN [TRIES]   poll (0.05 s steps) until grep matches
+#   records_of FILE            the "records" figure of the last `total:` line
+#                              of a collector's log or statistics file
+#   wait_records PID STATS MIN [stable]  SIGUSR1 the collector until STATS
+#                              shows >= MIN records (and, with "stable", the
+#                              count stopped growing); prints the count
+# Restart tests (a collector replaced in the middle of an export):
+#   make_restart_trace         $T/half1.pcap + $T/half2.raw: 20000 one-packet
+#                              UDP flows 1 ms apart, in two halves
+#   start_piped_probe LABEL URI [PROBE ARGS...]   `ipfix probe -r -` fed
+#                              half1 at once and half2 once $T/go-LABEL
+#                              exists (at most 30 s); stderr in
+#                              $T/probe-LABEL.err; sets PIPED_PROBE (its PID)
 
 SOURCE_DIR=${SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 BUILD_DIR=${BUILD_DIR:-$SOURCE_DIR/build}
@@ -82,4 +94,59 @@ start_collect() { # log args...
   done
   cat "$log" >&2
   fail "ipfix collect did not start"
+}
+
+records_of() { # file
+  awk '/^total:/{for(i=1;i<NF;i++) if($i=="records") print $(i+1)}' "$1" 2>/dev/null | tail -1
+}
+
+wait_records() { # collector-pid stats-file min [stable]
+  local pid=$1 stats=$2 min=$3 stable=${4:-} got=0 prev=-1 i
+  for i in $(seq 150); do
+    kill -USR1 "$pid"
+    sleep 0.1
+    got=$(records_of "$stats")
+    if [ "${got:-0}" -ge "$min" ]; then
+      [ -z "$stable" ] || [ "$got" = "$prev" ] && break
+    fi
+    prev=${got:-0}
+  done
+  echo "${got:-0}"
+}
+
+make_restart_trace() {
+  "$PY" - "$T/half1.pcap" "$T/half2.raw" <<'PYEOF' || fail "building the restart trace"
+import struct, sys
+def packet(i):
+    src = bytes([10, 0, (i >> 8) & 255, i & 255])
+    udp = struct.pack("!HHHH", 1024 + i % 50000, 4000, 8 + 18, 0) + b"x" * 18
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xffff, 0, 64, 17, 0,
+                     src, bytes([10, 1, 0, 1]))
+    s = sum(struct.unpack("!10H", ip)); s = (s & 0xffff) + (s >> 16); s = (s & 0xffff) + (s >> 16)
+    ip = ip[:10] + struct.pack("!H", ~s & 0xffff) + ip[12:]
+    frame = b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00" + ip + udp
+    t = 1700000000 * 1000000 + i * 1000
+    return struct.pack("<IIII", t // 1000000, t % 1000000, len(frame), len(frame)) + frame
+n = 20000
+with open(sys.argv[1], "wb") as f:
+    f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    for i in range(n // 2): f.write(packet(i))
+with open(sys.argv[2], "wb") as f:
+    for i in range(n // 2, n): f.write(packet(i))
+PYEOF
+  [ -s "$T/half2.raw" ] || fail "building the restart trace"
+}
+
+start_piped_probe() { # label uri [probe args...]
+  local label=$1 uri=$2; shift 2
+  rm -f "$T/pipe-$label" "$T/go-$label"
+  mkfifo "$T/pipe-$label" || fail "mkfifo"
+  timeout 60 "$IPFIX" probe -r - -e "$uri" "$@" --idle-timeout 1 --stats-interval 0 -m 16M \
+    < "$T/pipe-$label" 2>"$T/probe-$label.err" &
+  PIPED_PROBE=$!
+  track "$PIPED_PROBE"
+  ( cat "$T/half1.pcap"
+    for _ in $(seq 600); do [ -e "$T/go-$label" ] && break; sleep 0.05; done
+    cat "$T/half2.raw" ) > "$T/pipe-$label" &
+  track "$!"
 }
