@@ -209,23 +209,6 @@ static void *program_build(void *context, const ipfix_template *t) {
 
 /* --------------------------------------------------------------- eval */
 
-static inline bool cmp_i(uint8_t cmp, int64_t a, int64_t b) {
-    switch (cmp) {
-    case QC_EQ: return a == b;
-    case QC_NE: return a != b;
-    case QC_LT: return a < b;
-    case QC_LE: return a <= b;
-    case QC_GT: return a > b;
-    default: return a >= b;
-    }
-}
-
-static inline int sign_of(int c) { return c < 0 ? -1 : c > 0; }
-
-static bool cmp_order(uint8_t cmp, int order) {
-    return cmp_i(cmp, order, 0);
-}
-
 static bool eval(const program *pg, int32_t i, const ipfix_record *r,
                  const ipfix_field_view *views) {
     for (;;) {
@@ -264,7 +247,7 @@ static bool eval(const program *pg, int32_t i, const ipfix_record *r,
             if (len == 0 || len > 8) return false;
             uint64_t v = ipfix_get_unsigned(p, len);
             unsigned shift = (unsigned)(64 - 8 * len);
-            return cmp_i(op->cmp, (int64_t)(v << shift) >> shift, op->v.i64);
+            return q_cmp_signed(op->cmp, (int64_t)(v << shift) >> shift, op->v.i64);
         }
         case C_FLOAT: {
             double d;
@@ -305,20 +288,20 @@ static bool eval(const program *pg, int32_t i, const ipfix_record *r,
                 }
                 return in == (op->cmp == QC_EQ);
             }
-            return cmp_order(op->cmp, sign_of(memcmp(p, q->v.addr, 16)));
+            return q_cmp_order(op->cmp, memcmp(p, q->v.addr, 16));
         }
-        case C_MAC: return cmp_order(op->cmp, sign_of(memcmp(p, op->pred->v.mac, 6)));
+        case C_MAC: return q_cmp_order(op->cmp, memcmp(p, op->pred->v.mac, 6));
         case C_BYTES: {
             const qpred *q = op->pred;
             size_t n = len < q->v.bytes.length ? len : q->v.bytes.length;
             int c = memcmp(p, q->v.bytes.data, n);
             if (c == 0) c = len < q->v.bytes.length ? -1 : len > q->v.bytes.length;
-            return cmp_order(op->cmp, sign_of(c));
+            return q_cmp_order(op->cmp, c);
         }
         case C_TIME: {
             int64_t ns;
             if (!q_time_ns(op->type, p, len, &ns)) return false;
-            return cmp_i(op->cmp, ns, op->v.i64);
+            return q_cmp_signed(op->cmp, ns, op->v.i64);
         }
         default: return false;
         }

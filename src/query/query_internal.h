@@ -106,16 +106,24 @@ struct ipfix_query_keys {
     uint16_t size;        /* bytes of an encoded key (multiple of 8) */
 };
 
-/* a OP b for unsigned values (qcmp). */
-static inline bool q_cmp_unsigned(uint8_t cmp, uint64_t a, uint64_t b) {
+/* Does OP hold for a three-way comparison result (< 0, 0, > 0)? */
+static inline bool q_cmp_order(uint8_t cmp, int order) {
     switch (cmp) {
-    case QC_EQ: return a == b;
-    case QC_NE: return a != b;
-    case QC_LT: return a < b;
-    case QC_LE: return a <= b;
-    case QC_GT: return a > b;
-    default: return a >= b;
+    case QC_EQ: return order == 0;
+    case QC_NE: return order != 0;
+    case QC_LT: return order < 0;
+    case QC_LE: return order <= 0;
+    case QC_GT: return order > 0;
+    default: return order >= 0;
     }
+}
+
+/* a OP b for integers (floats compare apart: NaN is unordered). */
+static inline bool q_cmp_unsigned(uint8_t cmp, uint64_t a, uint64_t b) {
+    return q_cmp_order(cmp, (a > b) - (a < b));
+}
+static inline bool q_cmp_signed(uint8_t cmp, int64_t a, int64_t b) {
+    return q_cmp_order(cmp, (a > b) - (a < b));
 }
 
 /* ------------------------------------------------------ record helpers */
