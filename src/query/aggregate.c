@@ -597,6 +597,19 @@ static inline uint64_t time_ms(uint8_t type, const uint8_t *p, uint16_t len, boo
     return *ok ? (uint64_t)(ns / 1000000) : 0;
 }
 
+/* Add pending record `slot` to its group (the oldest one, whose table
+ * bucket the prefetch has brought in). */
+static ipfix_status apply_pending(ipfix_query_agg *a, unsigned slot) {
+    ipfix_query_counters *c = group_of(a, a->pend_hash[slot], a->pend_keys + (size_t)slot * a->key_size);
+    if (!c) {
+        a->failed = true;
+        return IPFIX_ERR_NOMEM;
+    }
+    add_counters(c, &a->pend_counters[slot]);
+    a->pend_n--;
+    return IPFIX_OK;
+}
+
 ipfix_status ipfix_query_agg_add(ipfix_query_agg *a, const ipfix_record *r) {
     const key_plan *p = qcache_get(&a->cache, r->tmpl);
     if (!p) return IPFIX_ERR_NOMEM;
@@ -637,15 +650,8 @@ ipfix_status ipfix_query_agg_add(ipfix_query_agg *a, const ipfix_record *r) {
     if (!v.last_ms && v.first_ms != UINT64_MAX) v.last_ms = v.first_ms;
     add_counters(&a->totals, &v);
     unsigned slot = a->pend_pos;
-    if (a->pend_n == PIPE) { /* the oldest pending record: its bucket has arrived */
-        ipfix_query_counters *c = group_of(a, a->pend_hash[slot], a->pend_keys + (size_t)slot * a->key_size);
-        if (!c) {
-            a->failed = true;
-            return IPFIX_ERR_NOMEM;
-        }
-        add_counters(c, &a->pend_counters[slot]);
-        a->pend_n--;
-    }
+    if (a->pend_n == PIPE && apply_pending(a, slot) != IPFIX_OK)
+        return IPFIX_ERR_NOMEM; /* the oldest pending record: its bucket has arrived */
     uint8_t *key = a->pend_keys + (size_t)slot * a->key_size;
     memset(key, 0, a->key_size);
     if (a->config.interval_ms) {
@@ -679,16 +685,9 @@ ipfix_status ipfix_query_agg_add(ipfix_query_agg *a, const ipfix_record *r) {
 
 /* Insert the pending records (before reading the table). */
 static ipfix_status agg_flush(ipfix_query_agg *a) {
-    while (a->pend_n) {
-        unsigned slot = (a->pend_pos + PIPE - a->pend_n) % PIPE;
-        ipfix_query_counters *c = group_of(a, a->pend_hash[slot], a->pend_keys + (size_t)slot * a->key_size);
-        if (!c) {
-            a->failed = true;
+    while (a->pend_n)
+        if (apply_pending(a, (a->pend_pos + PIPE - a->pend_n) % PIPE) != IPFIX_OK)
             return IPFIX_ERR_NOMEM;
-        }
-        add_counters(c, &a->pend_counters[slot]);
-        a->pend_n--;
-    }
     return a->failed ? IPFIX_ERR_NOMEM : IPFIX_OK;
 }
 

@@ -129,13 +129,20 @@ static int set_encaps(struct socket *so, uint16_t remote_port) {
     return usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_REMOTE_UDP_ENCAPS_PORT, &e, sizeof e);
 }
 
-static void common_options(struct socket *so) {
+/* A one-to-one SCTP socket with `streams` streams each way, no Nagle, the
+ * stream of each message reported, 4 MiB buffers; NULL (errno) on failure. */
+static struct socket *new_socket(int family, uint16_t streams) {
+    struct socket *so = usrsctp_socket(family, SOCK_STREAM, IPPROTO_SCTP, NULL, NULL, 0, NULL);
+    if (!so) return NULL;
+    struct sctp_initmsg im = {.sinit_num_ostreams = streams, .sinit_max_instreams = streams};
+    usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_INITMSG, &im, sizeof im);
     int one = 1;
     usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_NODELAY, &one, sizeof one);
     usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_RECVRCVINFO, &one, sizeof one);
     int big = 4 << 20;
     usrsctp_setsockopt(so, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
     usrsctp_setsockopt(so, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    return so;
 }
 
 static uint16_t granted_streams(struct socket *so) {
@@ -150,13 +157,9 @@ ipfix_status ipfix_sctp_connect(ipfix_sctp_stack *stack, const struct sockaddr *
                                 socklen_t addr_length, uint16_t streams, unsigned timeout_ms,
                                 ipfix_sctp_assoc **out, ipfix_error *err) {
     *out = NULL;
-    struct socket *so = usrsctp_socket(addr->sa_family, SOCK_STREAM, IPPROTO_SCTP, NULL, NULL,
-                                       0, NULL);
+    struct socket *so = new_socket(addr->sa_family, streams);
     if (!so)
         return ipfix_error_set(err, IPFIX_ERR_IO, 0, "sctp", "socket: %s", strerror(errno));
-    struct sctp_initmsg im = {.sinit_num_ostreams = streams, .sinit_max_instreams = streams};
-    usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_INITMSG, &im, sizeof im);
-    common_options(so);
     const char *why = NULL;
     int saved = 0;
     if (set_encaps(so, addr_port(addr)) != 0) why = "SCTP_REMOTE_UDP_ENCAPS_PORT", saved = errno;
@@ -326,13 +329,9 @@ ipfix_status ipfix_sctp_listen(ipfix_sctp_stack *stack, const struct sockaddr *a
                                ipfix_sctp_listener **out, ipfix_error *err) {
     *out = NULL;
     (void)stack;
-    struct socket *so = usrsctp_socket(addr->sa_family, SOCK_STREAM, IPPROTO_SCTP, NULL, NULL,
-                                       0, NULL);
+    struct socket *so = new_socket(addr->sa_family, streams);
     if (!so)
         return ipfix_error_set(err, IPFIX_ERR_IO, 0, "sctp", "socket: %s", strerror(errno));
-    struct sctp_initmsg im = {.sinit_num_ostreams = streams, .sinit_max_instreams = streams};
-    usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_INITMSG, &im, sizeof im);
-    common_options(so);
     if (addr->sa_family == AF_INET6) {
         int off = 0; /* "::" also takes IPv4 associations */
         usrsctp_setsockopt(so, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
