@@ -81,7 +81,7 @@ typedef struct probe_worker {
     int linktype;
     ipfix_packet_selector selector; /* PSAMP selection before parsing */
     ipfix_flow_cache *cache;
-    uint64_t frames, frame_bytes;
+    uint64_t frames;
     uint64_t parse_counts[IPFIX_PARSE_RESULT_COUNT];
     ipfix_metering_counters ignored;
     uint64_t capture_drops;
@@ -370,7 +370,6 @@ static inline void handle_packet(probe_worker *w, uint64_t time_ns, const uint8_
     ipfix_packet *pkt = &w->batch[w->batch_count];
     pkt->time_ns = time_ns;
     w->frames++;
-    w->frame_bytes += wirelen;
     if (!ipfix_packet_selector_select(&w->selector)) return;
     ipfix_parse_result r = ipfix_packet_parse(w->linktype, bytes, caplen, wirelen, pkt);
     if (__builtin_expect(r == IPFIX_PARSE_OK, 1)) {
