@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/transports.sh — the same export over every transport: `ipfix probe`
 # meters one synthetic pcap (tools/gen_probe_bench.c) and exports it to
-# `ipfix collect` over UDP, TCP, TLS, DTLS and SCTP over UDP (RFC 6951) on
+# `ipfix collect` over UDP, TCP, TLS, DTLS, SCTP over UDP (RFC 6951) and, with
+# raw sockets (root), native SCTP on
 # loopback; per transport: flow records received by the collector (its own
 # statistics), records lost, wall time of the probe (start to exit: reading,
 # metering, export and, for TCP/TLS/SCTP, delivery), records/s and the ratio
@@ -69,7 +70,12 @@ run() { # scheme -> "records lost seconds"
 echo "bench/transports: $PACKETS packets, $FLOWS flows, best of $REPEAT, $(nproc) CPUs"
 printf "%-10s %12s %8s %9s %14s %8s\n" transport records lost seconds "records/s" "vs udp"
 UDP_RATE=
-for scheme in udp tcp tls dtls sctp+udp; do
+SCHEMES="udp tcp tls dtls sctp+udp"
+# native SCTP needs raw IP sockets (root or CAP_NET_RAW)
+if /usr/bin/python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, 132)' 2>/dev/null; then
+  SCHEMES="$SCHEMES sctp"
+fi
+for scheme in $SCHEMES; do
   best=
   for _ in $(seq "$REPEAT"); do
     read -r rec lost sec <<< "$(run "$scheme")"

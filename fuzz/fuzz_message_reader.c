@@ -14,6 +14,9 @@
  *   4    set: datagram mode, the rest of the stream trails each message
  *   5    set: at most 2 observation domains (else 16)
  *   6    set: abandon each message after its third event
+ * Over SCTP each message's stream is the low 5 bits of its export time
+ * (fuzz_read_message), so per-stream sequence spaces and streams past
+ * max_streams are both exercised.
  * Seeds: fuzz/corpus/fuzz_message_reader (tools/make_fuzz_seeds.py).
  */
 #include <stdbool.h>

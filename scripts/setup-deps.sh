@@ -10,6 +10,7 @@ PACKAGES=(
   tshark libfixbuf-tools nfdump softflowd   # interop peers (tests and benchmarks)
   tcpdump time
   libusrsctp-dev                        # IPFIX over SCTP (src/transport/sctp.c)
+  iproute2 nftables                     # PR-SCTP loss test: netns + nft drop rule
 )
 
 SUDO=""

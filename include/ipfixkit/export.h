@@ -114,7 +114,7 @@ typedef struct ipfix_exporter_config {
     ipfix_packet_selector sampling;   /* the Selector in use (algorithm NONE: no sampling) */
     uint64_t selector_id;             /* selectorId of that Selector (default 1) */
     ipfix_tls_config tls;             /* tls:// collectors (cert, key and ca required) */
-    uint32_t sctp_pr_ttl_ms;          /* sctp+udp:// data messages: PR-SCTP timed reliability
+    uint32_t sctp_pr_ttl_ms;          /* SCTP data messages: PR-SCTP timed reliability
                                          lifetime (RFC 3758); 0 = fully reliable (default) */
     uint16_t sctp_udp_port;           /* sctp+udp:// local UDP encapsulation port; 0 = any */
     void (*log)(void *context, const char *line); /* collector link state; NULL: silent */

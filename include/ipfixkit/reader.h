@@ -14,6 +14,7 @@
  * Usage:
  *     ipfix_reader r;
  *     if (ipfix_reader_begin(&r, session, buf, len, now, &err) != IPFIX_OK) ...
+ *     ipfix_reader_set_stream(&r, sctp_stream);   (SCTP sessions only)
  *     ipfix_event ev;
  *     while (ipfix_reader_next(&r, &ev) == IPFIX_OK) { switch (ev.kind) ... }
  *
@@ -95,8 +96,9 @@ typedef struct ipfix_event {
         } missing;
         ipfix_error error;
         struct {
-            uint32_t expected;
+            uint32_t expected;      /* of this message's stream */
             uint32_t received;
+            uint16_t stream;        /* SCTP stream (RFC 7011 §3.1); 0 for other transports */
             uint64_t lost;          /* records newly counted lost */
             uint64_t recovered;     /* late message: records taken back from "lost" */
             bool out_of_order;
@@ -126,6 +128,7 @@ typedef struct ipfix_reader {
     bool records_known;
     void *held;                 /* held set being replayed (owned) */
     bool replay_wanted;         /* templates arrived for held sets: replay them */
+    uint16_t stream;            /* SCTP stream of the message (ipfix_reader_set_stream) */
 } ipfix_reader;
 
 /* Start reading a message of `length` bytes (exactly one message: trailing
@@ -135,6 +138,13 @@ typedef struct ipfix_reader {
 ipfix_status ipfix_reader_begin(ipfix_reader *reader, ipfix_session *session,
                                 const uint8_t *message, size_t length, uint32_t now,
                                 ipfix_error *err);
+
+/* The SCTP stream the message arrived on (0 after ipfix_reader_begin). Call
+ * it after a successful ipfix_reader_begin and before the first
+ * ipfix_reader_next. Only meaningful for IPFIX_TRANSPORT_SCTP sessions,
+ * whose sequence numbers are counted per stream (RFC 7011 §3.1); other
+ * transports ignore it (one sequence space per domain). */
+void ipfix_reader_set_stream(ipfix_reader *reader, uint16_t stream);
 
 /* Next event: IPFIX_OK with *event filled, IPFIX_END after the last one
  * (sequence accounting for the message happens just before IPFIX_END). */

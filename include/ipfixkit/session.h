@@ -18,9 +18,15 @@
  * arrives, and the reader then replays them (RFC 7011 §8 "MAY buffer").
  *
  * Sequence accounting (RFC 7011 §3.1, RFC 3917 §6.3.2) is per (session,
- * ODID): the expected next sequence number is the received one plus the
- * data records in the message; a jump forward counts lost records, a step
- * back counts an out-of-order message and gives back the records it carried.
+ * ODID) over UDP, TCP and files, and per (session, ODID, SCTP stream) over
+ * SCTP (§3.1: "Each SCTP Stream counts sequence numbers separately"; §9.2:
+ * the Collecting Process MUST support multiple streams). The expected next
+ * sequence number of a stream is the received one plus the data records in
+ * the message; a jump forward counts lost records, a step back counts an
+ * out-of-order message and gives back (at most) the records lost earlier on
+ * the same stream. SCTP keeps `max_streams` sequence spaces per domain,
+ * allocated on the domain's first message; the loss/reorder counters stay
+ * per domain, summed over its streams.
  *
  * Ownership: the session owns its templates (ref-counted, see template.h)
  * and pending data; it borrows the information model, which must outlive it.
@@ -56,10 +62,15 @@ typedef struct ipfix_session_config {
     size_t pending_bytes_max;     /* data-set bytes held for missing templates; 0 = none */
     uint32_t max_templates;       /* per session, over all domains */
     uint32_t max_domains;         /* observation domains per session */
+    uint16_t max_streams;         /* SCTP only: sequence spaces per domain (streams
+                                   * 0..max_streams-2 each have their own, streams
+                                   * >= max_streams-1 share the last); 0 or 1 = one
+                                   * space, stream ignored. Ignored by other transports. */
 } ipfix_session_config;
 
 /* Defaults for a transport: UDP lifetime 1800 s and 1 MiB pending; others 0;
- * 16384 templates; 1024 domains. */
+ * 16384 templates; 1024 domains; max_streams 16 for SCTP (the inbound
+ * streams a Collecting Process typically grants), 1 otherwise. */
 void ipfix_session_config_default(ipfix_session_config *config, ipfix_transport transport);
 
 /* What happened when a template arrived. */
@@ -90,7 +101,10 @@ typedef struct ipfix_domain_stats {
     uint64_t lost_records;            /* sequence gaps (net of late arrivals) */
     uint64_t out_of_order_messages;
     uint64_t sequence_resets;         /* baseline lost (e.g. unknown record count) */
-    uint32_t next_sequence;           /* expected next sequence number */
+    /* Expected next sequence number. Over SCTP: that of the stream of the
+     * last message accounted (each stream has its own, see
+     * ipfix_session_sequence_expected()); otherwise the domain's only one. */
+    uint32_t next_sequence;
     bool sequence_known;
     uint32_t last_export_time;
 } ipfix_domain_stats;
@@ -138,13 +152,24 @@ void ipfix_session_total_stats(const ipfix_session *session, ipfix_domain_stats 
 /* Pending (held) data sets: bytes held now. */
 size_t ipfix_session_pending_bytes(const ipfix_session *session);
 
-/* Sequence check for one message of `records` data records; `records_known`
- * false when some sets could not be decoded (the next message re-baselines).
- * Fills *lost (records newly counted as lost), *out_of_order, and
- * *recovered (records of a late message taken back from the lost count). */
-void ipfix_session_sequence_update(ipfix_session *session, uint32_t odid, uint32_t sequence,
-                                   uint64_t records, bool records_known, uint64_t *lost,
-                                   bool *out_of_order, uint64_t *recovered);
+/* Sequence check for one message of `records` data records that arrived on
+ * SCTP stream `stream` (ignored unless the session is SCTP with max_streams
+ * > 1; streams >= max_streams are accounted in the last slot, so they share
+ * one sequence space); `records_known` false when some sets could not be
+ * decoded (the next message of the stream re-baselines). Fills *lost
+ * (records newly counted as lost), *out_of_order, and *recovered (records
+ * of a late message taken back from the lost count of its stream). Creates
+ * the domain if needed; does nothing when that fails (domain limit). */
+void ipfix_session_sequence_update(ipfix_session *session, uint32_t odid, uint16_t stream,
+                                   uint32_t sequence, uint64_t records, bool records_known,
+                                   uint64_t *lost, bool *out_of_order, uint64_t *recovered);
+
+/* The expected next sequence number of (odid, stream) — stream as above —
+ * in *expected; false (and *expected = 0) when it is not known yet (no
+ * message, or the last one's record count was unknown) or the domain does
+ * not exist. */
+bool ipfix_session_sequence_expected(const ipfix_session *session, uint32_t odid, uint16_t stream,
+                                     uint32_t *expected);
 
 #ifdef __cplusplus
 }

@@ -139,9 +139,11 @@ static void usage(FILE *out) {
         "                           (default 1; the -m budget is shared out)\n"
         "export:\n"
         "  -e, --export URI         collector udp://host:port, tcp://host:port,\n"
-        "                           tls://host:port, dtls://host:port or\n"
-        "                           sctp+udp://host:port (SCTP over UDP encapsulation,\n"
-        "                           RFC 6951; default port 4739) (repeatable)\n"
+        "                           tls://host:port, dtls://host:port,\n"
+        "                           sctp://host:port (native SCTP over raw IP: root or\n"
+        "                           CAP_NET_RAW) or sctp+udp://host:port (SCTP over UDP\n"
+        "                           encapsulation, RFC 6951); default port 4739, 4740 for\n"
+        "                           tls and dtls (repeatable)\n"
         "  -w, --write FILE         IPFIX file (RFC 5655); '-' for stdout\n"
         "      --odid N             observation domain ID (default 0)\n"
         "      --observation-point-id N, --exporting-process-id N, --metering-process-id N\n"
@@ -153,7 +155,7 @@ static void usage(FILE *out) {
         "      --template-refresh-messages N  ... and message count (default 100)\n"
         "      --time-unit U        ms (default), us or ns flow timestamps\n"
         "      --stats-interval S   statistics options records every S s (default 60; 0 end only)\n"
-        "SCTP (sctp+udp:// collectors, RFC 7011 §10.2; templates on stream 0 reliably,\n"
+        "SCTP (sctp://, sctp+udp:// collectors, RFC 7011 §10.2; templates on stream 0 reliably,\n"
         "data on stream 1):\n"
         "      --sctp-pr-ttl MS     data messages with PR-SCTP timed reliability: abandoned\n"
         "                           after MS ms (RFC 3758); 0 = fully reliable (default)\n"
@@ -628,14 +630,19 @@ static ipfix_status open_exporter(probe *p, const ipfix_infomodel *model) {
             return st;
         }
     }
-    for (unsigned i = 0; i < p->opt.collector_count; i++) {
-        ipfix_endpoint ep;
-        st = ipfix_endpoint_parse(p->opt.collectors[i], &ep, &err);
-        if (st == IPFIX_OK) st = ipfix_exporter_add_collector(p->exporter, &ep, &err);
-        if (st != IPFIX_OK) {
-            fprintf(stderr, "ipfix probe: collector %s: %s (%s)\n", p->opt.collectors[i],
-                    ipfix_status_string(st), err.detail);
-            return st;
+    /* sctp:// collectors first: usrsctp's one stack per process gets its raw
+     * IP sockets when it starts, or never (see sctp.h) */
+    for (int native_pass = 1; native_pass >= 0; native_pass--) {
+        for (unsigned i = 0; i < p->opt.collector_count; i++) {
+            ipfix_endpoint ep;
+            st = ipfix_endpoint_parse(p->opt.collectors[i], &ep, &err);
+            if (st == IPFIX_OK && (ep.scheme == IPFIX_SCHEME_SCTP) != native_pass) continue;
+            if (st == IPFIX_OK) st = ipfix_exporter_add_collector(p->exporter, &ep, &err);
+            if (st != IPFIX_OK) {
+                fprintf(stderr, "ipfix probe: collector %s: %s (%s)\n", p->opt.collectors[i],
+                        ipfix_status_string(st), err.detail);
+                return st;
+            }
         }
     }
     return IPFIX_OK;

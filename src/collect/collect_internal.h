@@ -31,6 +31,7 @@
 #define COLLECT_DTLS_MTU 1400u           /* datagrams of the collector's handshake flights */
 #define COLLECT_DTLS_RCVBUF (4u << 20)   /* receive buffer of a per-exporter DTLS socket */
 #define COLLECT_SCTP_STREAMS 16          /* inbound streams granted per association */
+#define COLLECT_SCTP_SHUTDOWN_S 3        /* stop: wait this long for SCTP shutdowns */
 
 typedef enum collect_source_kind {
     COLLECT_SOURCE_UDP = 1,
@@ -38,7 +39,7 @@ typedef enum collect_source_kind {
     COLLECT_SOURCE_TCP_CONN,
     COLLECT_SOURCE_DTLS_LISTEN,     /* the cookie exchange on a dtls:// listener */
     COLLECT_SOURCE_DTLS_CONN,       /* one exporter's connected UDP socket */
-    COLLECT_SOURCE_SCTP_LISTEN      /* sctp+udp://: eventfd the usrsctp upcalls write to */
+    COLLECT_SOURCE_SCTP_LISTEN      /* sctp://, sctp+udp://: eventfd the usrsctp upcalls write to */
 } collect_source_kind;
 
 /* What an epoll event points at (first member of its owner). */
@@ -95,7 +96,8 @@ typedef struct collect_listener {
     ipfix_transport transport;
     bool tls;                       /* tls:// or dtls://: a (D)TLS session per exporter */
     bool dtls;                      /* dtls://: UDP, cookie exchange, per-peer sockets */
-    bool sctp;                      /* sctp+udp://: served by worker 0 (usrsctp, sctp.h) */
+    bool sctp;                      /* sctp:// or sctp+udp://: served by worker 0 (usrsctp, sctp.h) */
+    bool sctp_udp;                  /* sctp+udp:// (RFC 6951) */
     char uri[300];
     struct sockaddr_storage addr;
     socklen_t addr_length;
@@ -112,7 +114,7 @@ typedef struct collect_worker {
     pthread_mutex_t lock;           /* held while processing; the report takes it */
     collect_source sockets[IPFIX_COLLECT_MAX_LISTENERS];
     ipfix_dtls_listener *dtls[IPFIX_COLLECT_MAX_LISTENERS]; /* dtls:// listeners */
-    struct ipfix_sctp_listener *sctp[IPFIX_COLLECT_MAX_LISTENERS]; /* sctp+udp:// (worker 0) */
+    struct ipfix_sctp_listener *sctp[IPFIX_COLLECT_MAX_LISTENERS]; /* SCTP (worker 0) */
     uint32_t socket_drops[IPFIX_COLLECT_MAX_LISTENERS];
     uint64_t rejected[IPFIX_COLLECT_MAX_LISTENERS];
     uint64_t tls_failures[IPFIX_COLLECT_MAX_LISTENERS];
@@ -161,7 +163,8 @@ struct ipfix_collector {
     collect_store_closer *closer;      /* completes rotated files (with store_dir) */
     ipfix_tls_context *tls;            /* server context of the tls:// listeners */
     ipfix_tls_context *dtls;           /* server context of the dtls:// listeners */
-    struct ipfix_sctp_stack *sctp_stack; /* usrsctp, when an sctp+udp:// listener exists */
+    struct ipfix_sctp_stack *sctp_stack; /* usrsctp, when an SCTP listener exists */
+    uint16_t sctp_udp_port;              /* the sctp+udp:// listener's port (0: none) */
     bool stopped;
 };
 
@@ -184,10 +187,12 @@ void collect_exporter_free(collect_exporter *e);
 void collect_exporter_close_store(collect_worker *w, collect_exporter *e);
 /* Rotate every store of the worker that is due (or all, `force`). */
 void collect_worker_rotate(collect_worker *w, const struct timespec *now, bool force);
-/* Decode, render and store one message. IPFIX_OK, or the header error
- * (already logged and counted). */
+/* Decode, render and store one message that arrived on SCTP stream
+ * `stream` (0 for other transports; sequence numbers are counted per SCTP
+ * stream, RFC 7011 §3.1). IPFIX_OK, or the header error (already logged
+ * and counted). */
 ipfix_status collect_exporter_message(collect_worker *w, collect_exporter *e,
-                                      const uint8_t *message, size_t length,
+                                      const uint8_t *message, size_t length, uint16_t stream,
                                       const struct timespec *now);
 /* Loss episodes that ended (no gap for COLLECT_LOSS_QUIET_SECONDS). */
 void collect_exporter_housekeeping(collect_worker *w, collect_exporter *e, time_t now);

@@ -39,10 +39,13 @@
  * alert, or UDP's idle timeout; the collector sends close_notify when it
  * stops, which a DTLS exporter takes as the end of the session.
  *
- * SCTP listeners (sctp+udp://, RFC 7011 §10.2, SCTP over UDP encapsulation
- * RFC 6951; built with IPFIXKIT_HAVE_SCTP): usrsctp runs one stack per
- * process whose UDP encapsulation port is the listener's port (so one
- * sctp+udp:// port per collector). usrsctp sockets are not kernel fds, so
+ * SCTP listeners (RFC 7011 §10.2; built with IPFIXKIT_HAVE_SCTP): sctp://
+ * natively over raw IP (root or CAP_NET_RAW), sctp+udp:// over UDP
+ * encapsulation (RFC 6951). usrsctp runs one stack per process, native
+ * when any listener is sctp://, whose UDP encapsulation port is the
+ * sctp+udp:// listener's port (so one such port per collector); a native
+ * stack's listener takes both kinds of association on its SCTP port.
+ * usrsctp sockets are not kernel fds, so
  * worker 0 owns every SCTP listener and its associations: the stack's
  * upcalls write to an eventfd in worker 0's epoll, and on that event the
  * worker accepts the waiting associations (admitted like TCP connections)
@@ -171,6 +174,38 @@ static ipfix_status worker_init(ipfix_collector *c, collect_worker *w, unsigned 
     return open_sockets(c, w, err);
 }
 
+#ifdef IPFIXKIT_HAVE_SCTP
+/* The process's usrsctp stack for an SCTP listener: native (raw IP
+ * sockets) when any listener is sctp://, its UDP encapsulation port the
+ * sctp+udp:// listener's (RFC 6951), so at most one such port. */
+static ipfix_status acquire_sctp_stack(ipfix_collector *c, const ipfix_endpoint *ep,
+                                       const char *uri, ipfix_error *err) {
+    bool encapsulated = ep->scheme == IPFIX_SCHEME_SCTP_UDP;
+    if (c->sctp_stack) {
+        if (encapsulated && c->sctp_udp_port && c->sctp_udp_port != ep->port)
+            return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "listener",
+                                   "%.200s: one sctp+udp:// port per process (usrsctp has one "
+                                   "UDP encapsulation port)",
+                                   uri);
+        if (encapsulated) c->sctp_udp_port = ep->port;
+        return IPFIX_OK;
+    }
+    bool native = false;
+    uint16_t udp_port = 0;
+    for (unsigned i = 0; i < c->config.listen_count; i++) {
+        ipfix_endpoint other;
+        ipfix_error ignored;
+        if (ipfix_endpoint_parse(c->config.listen[i], &other, &ignored) != IPFIX_OK) continue;
+        if (other.scheme == IPFIX_SCHEME_SCTP) native = true;
+        if (other.scheme == IPFIX_SCHEME_SCTP_UDP && !udp_port) udp_port = other.port;
+    }
+    ipfix_status st = ipfix_sctp_stack_acquire(udp_port, native, &c->sctp_stack, err);
+    if (st != IPFIX_OK) return st;
+    if (encapsulated) c->sctp_udp_port = ep->port;
+    return IPFIX_OK;
+}
+#endif
+
 static ipfix_status parse_listeners(ipfix_collector *c, ipfix_error *err) {
     for (unsigned i = 0; i < c->config.listen_count; i++) {
         ipfix_endpoint ep;
@@ -184,27 +219,14 @@ static ipfix_status parse_listeners(ipfix_collector *c, ipfix_error *err) {
         else if (ep.scheme == IPFIX_SCHEME_DTLS)
             l->transport = IPFIX_TRANSPORT_UDP, l->tls = true, l->dtls = true;
 #ifdef IPFIXKIT_HAVE_SCTP
-        else if (ep.scheme == IPFIX_SCHEME_SCTP_UDP) {
+        else if (ep.scheme == IPFIX_SCHEME_SCTP || ep.scheme == IPFIX_SCHEME_SCTP_UDP) {
             l->transport = IPFIX_TRANSPORT_SCTP, l->sctp = true;
-            /* RFC 6951: the UDP encapsulation port is the listener's port */
-            if (!c->sctp_stack) {
-                st = ipfix_sctp_stack_acquire(ep.port, &c->sctp_stack, err);
-                if (st != IPFIX_OK) return st;
-            } else if (ipfix_sctp_stack_udp_port(c->sctp_stack) != ep.port) {
-                return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "listener",
-                                       "%.200s: one sctp+udp:// port per process (usrsctp "
-                                       "has one UDP encapsulation port)",
-                                       c->config.listen[i]);
-            }
+            l->sctp_udp = ep.scheme == IPFIX_SCHEME_SCTP_UDP;
+            st = acquire_sctp_stack(c, &ep, c->config.listen[i], err);
+            if (st != IPFIX_OK) return st;
         }
-#endif
-        else if (ep.scheme == IPFIX_SCHEME_SCTP || ep.scheme == IPFIX_SCHEME_SCTP_UDP)
-#ifdef IPFIXKIT_HAVE_SCTP
-            return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "listener",
-                                   "%.200s: sctp:// (native SCTP over raw IP) is not "
-                                   "implemented yet; use sctp+udp://",
-                                   c->config.listen[i]);
 #else
+        else if (ep.scheme == IPFIX_SCHEME_SCTP || ep.scheme == IPFIX_SCHEME_SCTP_UDP)
             return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "listener",
                                    "%.200s: SCTP support not built (configure with "
                                    "-DIPFIXKIT_SCTP=ON and libusrsctp-dev)",
@@ -212,8 +234,8 @@ static ipfix_status parse_listeners(ipfix_collector *c, ipfix_error *err) {
 #endif
         else
             return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "listener",
-                                   "%.200s: only udp://, tcp://, tls://, dtls:// and sctp+udp:// "
-                                   "are supported",
+                                   "%.200s: only udp://, tcp://, tls://, dtls://, sctp:// and "
+                                   "sctp+udp:// are supported",
                                    c->config.listen[i]);
         ipfix_tls_context **x = l->dtls ? &c->dtls : &c->tls;
         if (l->tls && !*x) {
@@ -456,7 +478,7 @@ static int udp_read(collect_worker *w, collect_source *s) {
         const uint8_t *data = w->batch.data + (size_t)i * IPFIX_UDP_DATAGRAM_MAX;
         if (udp_restarted(e, data, w->batch.msgs[i].msg_len) && !(e = udp_restart(w, e)))
             continue;
-        collect_exporter_message(w, e, data, w->batch.msgs[i].msg_len, &now);
+        collect_exporter_message(w, e, data, w->batch.msgs[i].msg_len, 0, &now);
     }
     return n;
 }
@@ -637,7 +659,7 @@ static bool tcp_frame(collect_worker *w, collect_exporter *e, const struct times
             ok = false;
             break;
         }
-        if (collect_exporter_message(w, e, e->rx + pos, length, now) != IPFIX_OK) {
+        if (collect_exporter_message(w, e, e->rx + pos, length, 0, now) != IPFIX_OK) {
             collect_exporter_log(w, e, IPFIX_LOG_WARNING, "disconnecting (RFC 7011 §10.4.2.2)");
             ok = false;
             break;
@@ -796,7 +818,7 @@ static size_t dtls_read(collect_worker *w, collect_exporter *e, int max_reads) {
             break;
         }
         records++;
-        collect_exporter_message(w, e, e->rx, got, &now);
+        collect_exporter_message(w, e, e->rx, got, 0, &now);
     }
     /* more records may wait (a full read budget, or several in a datagram) */
     if (e->tls) tls_backlog_set(w, e, e->source.fd >= 0 && i == max_reads);
@@ -831,15 +853,22 @@ static size_t sctp_read(collect_worker *w, collect_exporter *e, int max_reads, b
             sctp_close(w, e, "association shut down by the exporter");
             return got;
         }
+        if (r == IPFIX_SCTP_ERROR && errno == EMSGSIZE) { /* dropped whole; go on */
+            e->header_errors++;
+            e->malformed_messages++;
+            collect_exporter_log(w, e, IPFIX_LOG_WARNING,
+                                 "malformed message: offset 0: an SCTP message over 65535 "
+                                 "bytes, dropped (RFC 7011 §3.1: Length is 16 bits)");
+            continue;
+        }
         if (r != IPFIX_SCTP_OK) {
             char why[200];
-            snprintf(why, sizeof why, "association ended: %s",
-                     errno == EMSGSIZE ? "message over 65535 bytes" : strerror(errno));
+            snprintf(why, sizeof why, "association ended: %s", strerror(errno));
             sctp_close(w, e, why);
             return got;
         }
         got++;
-        collect_exporter_message(w, e, e->rx, length, &now); /* any stream (RFC 7011 §9.2) */
+        collect_exporter_message(w, e, e->rx, length, stream, &now); /* any stream (RFC 7011 §9.2) */
     }
     if (e->sctp && more) *more = true;
     return got;
@@ -872,7 +901,8 @@ static void sctp_service(collect_worker *w, collect_source *s) {
             continue;
         }
         e->sctp = a;
-        snprintf(e->name, sizeof e->name, "sctp+udp %s", e->origin);
+        snprintf(e->name, sizeof e->name, "%s %s",
+                 w->collector->listeners[s->listener].sctp_udp ? "sctp+udp" : "sctp", e->origin);
         session_opened(w, e, memory, true);
     }
     bool more = false;
@@ -999,6 +1029,16 @@ static void drain(collect_worker *w) {
         if (e->tls && !e->tls_ready && e->source.fd >= 0)
             tls_refuse(w, e, "collector stopping during the handshake");
     }
+#ifdef IPFIXKIT_HAVE_SCTP
+    /* SCTP: SHUTDOWN first, then read until each association has closed:
+     * whatever the exporter sent before it got our SHUTDOWN is read, none of
+     * what our stack acknowledged is lost (RFC 4960 §9.2) */
+    bool sctp_open = false;
+    for (collect_exporter *e = w->exporters; e; e = e->next)
+        if (e->sctp) ipfix_sctp_assoc_shutdown(e->sctp), sctp_open = true;
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+#endif
     for (int round = 0; round < 100000; round++) {
         size_t got = 0;
         for (unsigned i = 0; i < c->listener_count; i++)
@@ -1006,6 +1046,18 @@ static void drain(collect_worker *w) {
                 while (udp_read(w, &w->sockets[i]) > 0) got++;
         for (collect_exporter *e = w->exporters; e; e = e->next)
             if (e->source.fd >= 0 || e->sctp) got += session_read(w, e, 1 << 20);
+#ifdef IPFIXKIT_HAVE_SCTP
+        if (got == 0 && sctp_open) { /* wait for the shutdowns, bounded */
+            sctp_open = false;
+            for (collect_exporter *e = w->exporters; e; e = e->next) sctp_open |= e->sctp != NULL;
+            struct timespec now, pause = {.tv_nsec = 1000000};
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (sctp_open && now.tv_sec - start.tv_sec < COLLECT_SCTP_SHUTDOWN_S) {
+                nanosleep(&pause, NULL);
+                continue;
+            }
+        }
+#endif
         if (got == 0) break;
     }
     for (collect_exporter *e = w->exporters; e; e = e->next) {

@@ -107,6 +107,8 @@ collect_exporter *collect_exporter_new(collect_worker *w, ipfix_transport transp
     ipfix_session_config sc;
     ipfix_session_config_default(&sc, transport);
     if (c->config.max_templates) sc.max_templates = c->config.max_templates;
+    /* RFC 7011 §3.1: a sequence space per inbound SCTP stream granted. */
+    if (transport == IPFIX_TRANSPORT_SCTP) sc.max_streams = COLLECT_SCTP_STREAMS;
     /* Data sets whose template is missing are held (bounded) and replayed
      * when it arrives; the store writes the replayed records after the
      * message that brought the template (see store_replayed below). */
@@ -259,13 +261,22 @@ static const ipfix_template *lookup_template(void *context, uint32_t odid, uint1
     return ipfix_session_find_template(context, odid, id, 0);
 }
 
+/* Over SCTP each stream counts its own sequence numbers (RFC 7011 §3.1):
+ * the log names the stream ("odid 5 stream 3: ..."); loss episodes stay per
+ * domain. */
 static void note_sequence(collect_worker *w, collect_exporter *e, collect_domain *d,
                           const ipfix_event *ev, time_t now) {
+    char where[48];
+    if (e->transport == IPFIX_TRANSPORT_SCTP)
+        snprintf(where, sizeof where, "odid %u stream %u", (unsigned)ev->odid,
+                 (unsigned)ev->u.sequence.stream);
+    else
+        snprintf(where, sizeof where, "odid %u", (unsigned)ev->odid);
     if (ev->u.sequence.out_of_order) {
         collect_exporter_log(w, e, IPFIX_LOG_INFO,
-                             "odid %u: message out of order (RFC 7011 §3.1): expected sequence "
+                             "%s: message out of order (RFC 7011 §3.1): expected sequence "
                              "%u, received %u",
-                             (unsigned)ev->odid, (unsigned)ev->u.sequence.expected,
+                             where, (unsigned)ev->u.sequence.expected,
                              (unsigned)ev->u.sequence.received);
         return;
     }
@@ -274,9 +285,9 @@ static void note_sequence(collect_worker *w, collect_exporter *e, collect_domain
         d->losing = true;
         d->episode_lost = 0;
         collect_exporter_log(w, e, IPFIX_LOG_WARNING,
-                             "odid %u: loss started: %llu records lost (RFC 7011 §3.1 sequence "
+                             "%s: loss started: %llu records lost (RFC 7011 §3.1 sequence "
                              "gap: expected %u, received %u)",
-                             (unsigned)ev->odid, (unsigned long long)ev->u.sequence.lost,
+                             where, (unsigned long long)ev->u.sequence.lost,
                              (unsigned)ev->u.sequence.expected,
                              (unsigned)ev->u.sequence.received);
     }
@@ -366,7 +377,7 @@ static void render_record(collect_worker *w, collect_exporter *e, const ipfix_ev
 }
 
 ipfix_status collect_exporter_message(collect_worker *w, collect_exporter *e,
-                                      const uint8_t *message, size_t length,
+                                      const uint8_t *message, size_t length, uint16_t stream,
                                       const struct timespec *now) {
     ipfix_collector *c = w->collector;
     ipfix_reader reader;
@@ -382,6 +393,7 @@ ipfix_status collect_exporter_message(collect_worker *w, collect_exporter *e,
                              err.offset, err.rule ? err.rule : "?", err.detail);
         return st;
     }
+    ipfix_reader_set_stream(&reader, stream);
     size_t skip_count = 0;
     bool malformed = false, stored_ok = true;
     collect_domain *domain = find_domain(e, reader.header.odid);

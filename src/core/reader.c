@@ -2,7 +2,8 @@
  * reader.c — the IPFIX Message reader: header checks (RFC 7011 §3.1), Set
  * walking (§3.3), template sets applied to the session as they appear
  * (§8.1), data records yielded in place through the compiled templates, and
- * per-message sequence accounting (§3.1). See reader.h.
+ * per-message sequence accounting (§3.1, per SCTP stream over SCTP). See
+ * reader.h.
  *
  * The reader is a small state machine so that ipfix_reader_next() returns
  * one event per call without callbacks; the data-record path (MODE_DATA) is
@@ -91,6 +92,8 @@ ipfix_status ipfix_reader_begin(ipfix_reader *r, ipfix_session *session, const u
     r->domain->last_export_time = r->header.export_time;
     return IPFIX_OK;
 }
+
+void ipfix_reader_set_stream(ipfix_reader *r, uint16_t stream) { r->stream = stream; }
 
 void ipfix_reader_abandon(ipfix_reader *r) {
     free(r->held);
@@ -395,10 +398,14 @@ static ipfix_status next_template_record(ipfix_reader *r, ipfix_event *ev, bool 
 static ipfix_status finish_message(ipfix_reader *r, ipfix_event *ev, bool *emitted) {
     uint64_t lost, recovered;
     bool out_of_order;
-    uint32_t expected = r->domain->next_sequence;
-    bool known = r->domain->sequence_known;
-    ipfix_session_sequence_update(r->session, r->header.odid, r->header.sequence, r->message_records,
-                                  r->records_known, &lost, &out_of_order, &recovered);
+    /* RFC 7011 §3.1: over SCTP each stream has its own sequence numbers. */
+    uint16_t stream =
+        ipfix_session_get_config(r->session)->transport == IPFIX_TRANSPORT_SCTP ? r->stream : 0;
+    uint32_t expected;
+    bool known = ipfix_session_sequence_expected(r->session, r->header.odid, stream, &expected);
+    ipfix_session_sequence_update(r->session, r->header.odid, stream, r->header.sequence,
+                                  r->message_records, r->records_known, &lost, &out_of_order,
+                                  &recovered);
     r->mode = MODE_DONE;
     *emitted = known && (lost || out_of_order);
     if (*emitted) {
@@ -408,6 +415,7 @@ static ipfix_status finish_message(ipfix_reader *r, ipfix_event *ev, bool *emitt
         ev->offset = 8;
         ev->u.sequence.expected = expected;
         ev->u.sequence.received = r->header.sequence;
+        ev->u.sequence.stream = stream;
         ev->u.sequence.lost = lost;
         ev->u.sequence.recovered = recovered;
         ev->u.sequence.out_of_order = out_of_order;

@@ -5,6 +5,13 @@
  * Templates of a domain live in a two-level table indexed by Template ID
  * (256 pages of 256 slots, pages allocated on first use): O(1) lookup with
  * memory proportional to the IDs actually used.
+ *
+ * Sequence state: over SCTP with max_streams > 1 a domain has an array of
+ * max_streams stream slots (expected sequence, known flag, records lost on
+ * that stream), allocated on the domain's first sequence update and freed
+ * with the domain — one allocation per domain, none per message. Other
+ * transports (and SCTP with max_streams <= 1, or if that allocation failed)
+ * use the domain's own next_sequence/sequence_known and lost_records.
  */
 #include "ipfixkit/session.h"
 
@@ -18,10 +25,19 @@ typedef struct template_slot {
     uint32_t last_seen;   /* receive time of the last definition/refresh (UDP lifetime) */
 } template_slot;
 
+/* Sequence space of one SCTP stream of a domain (RFC 7011 §3.1). */
+typedef struct stream_slot {
+    uint32_t next_sequence;
+    bool sequence_known;
+    uint64_t lost_records;   /* this stream's share of stats.lost_records */
+} stream_slot;
+
 typedef struct domain {
     ipfix_domain_stats stats;
     template_slot *pages[256];
     uint32_t template_count;
+    stream_slot *streams;    /* SCTP: config.max_streams slots, or NULL */
+    bool streams_failed;     /* allocation failed once: one sequence space */
 } domain;
 
 struct ipfix_session {
@@ -54,6 +70,7 @@ void ipfix_session_config_default(ipfix_session_config *c, ipfix_transport trans
     }
     c->max_templates = 16384;
     c->max_domains = 1024;
+    c->max_streams = transport == IPFIX_TRANSPORT_SCTP ? 16 : 1;
 }
 
 ipfix_session *ipfix_session_new(const ipfix_infomodel *model, const ipfix_session_config *config) {
@@ -73,6 +90,7 @@ static void domain_free(domain *d) {
         for (int i = 0; i < 256; i++) ipfix_template_unref(d->pages[p][i].tmpl);
         free(d->pages[p]);
     }
+    free(d->streams);
     free(d);
 }
 
@@ -279,37 +297,96 @@ const ipfix_template *ipfix_session_next_template(const ipfix_session *s, uint32
 
 /* ---- sequence accounting (RFC 7011 §3.1) ---- */
 
-void ipfix_session_sequence_update(ipfix_session *s, uint32_t odid, uint32_t sequence,
-                                   uint64_t records, bool records_known, uint64_t *lost,
-                                   bool *out_of_order, uint64_t *recovered) {
+static bool per_stream(const ipfix_session *s) {
+    return s->config.transport == IPFIX_TRANSPORT_SCTP && s->config.max_streams > 1;
+}
+
+static size_t stream_index(const ipfix_session *s, uint16_t stream) {
+    return stream < s->config.max_streams ? stream : (size_t)s->config.max_streams - 1u;
+}
+
+/* The slot of `stream` in `d`, allocating the domain's slots on first use;
+ * NULL when the domain has one sequence space: not SCTP, max_streams <= 1,
+ * or the allocation failed (then the streams of that domain are ignored —
+ * reordering across streams may be reported — rather than losing the
+ * accounting; it is not retried, so there is no allocation per message). */
+static stream_slot *get_stream(ipfix_session *s, domain *d, uint16_t stream) {
+    if (!per_stream(s) || d->streams_failed) return NULL;
+    if (!d->streams) {
+        d->streams = calloc(s->config.max_streams, sizeof *d->streams);
+        if (!d->streams) {
+            d->streams_failed = true;
+            return NULL;
+        }
+    }
+    return &d->streams[stream_index(s, stream)];
+}
+
+void ipfix_session_sequence_update(ipfix_session *s, uint32_t odid, uint16_t stream,
+                                   uint32_t sequence, uint64_t records, bool records_known,
+                                   uint64_t *lost, bool *out_of_order, uint64_t *recovered) {
     *lost = 0;
     *recovered = 0;
     *out_of_order = false;
     domain *d = get_domain(s, odid, true);
     if (!d) return;
     ipfix_domain_stats *st = &d->stats;
-    if (st->sequence_known) {
-        int32_t diff = (int32_t)(sequence - st->next_sequence);
+    /* RFC 7011 §3.1: "Each SCTP Stream counts sequence numbers separately,
+     * while all messages in a TCP connection or UDP session are considered
+     * to be part of the same stream." The counters in `st` stay per domain. */
+    stream_slot *slot = get_stream(s, d, stream);
+    uint32_t *next = slot ? &slot->next_sequence : &st->next_sequence;
+    bool *known = slot ? &slot->sequence_known : &st->sequence_known;
+    uint64_t *stream_lost = slot ? &slot->lost_records : &st->lost_records;
+    int32_t diff = *known ? (int32_t)(sequence - *next) : 0;
+    if (diff < 0) {
+        /* A late message: it fills part of a gap counted before on the same
+         * stream; the expectation stays. */
+        *out_of_order = true;
+        st->out_of_order_messages++;
+        uint64_t back = records < *stream_lost ? records : *stream_lost;
+        if (back > st->lost_records) back = st->lost_records;
+        st->lost_records -= back;
+        if (slot) slot->lost_records -= back;
+        *recovered = back;
+    } else {
         if (diff > 0) {
             *lost = (uint32_t)diff;
             st->lost_records += (uint32_t)diff;
-        } else if (diff < 0) {
-            /* A late message: it fills part of a gap counted before. */
-            *out_of_order = true;
-            st->out_of_order_messages++;
-            uint64_t back = records < st->lost_records ? records : st->lost_records;
-            st->lost_records -= back;
-            *recovered = back;
-            return;
+            if (slot) slot->lost_records += (uint32_t)diff;
+        }
+        if (records_known) {
+            *next = sequence + (uint32_t)records;
+            *known = true;
+        } else {
+            if (*known) st->sequence_resets++;
+            *known = false;
         }
     }
-    if (records_known) {
-        st->next_sequence = sequence + (uint32_t)records;
-        st->sequence_known = true;
-    } else {
-        if (st->sequence_known) st->sequence_resets++;
-        st->sequence_known = false;
+    /* Over SCTP the domain's next_sequence/sequence_known show the stream
+     * of the last message accounted (see session.h). */
+    if (slot) {
+        st->next_sequence = slot->next_sequence;
+        st->sequence_known = slot->sequence_known;
     }
+}
+
+bool ipfix_session_sequence_expected(const ipfix_session *s, uint32_t odid, uint16_t stream,
+                                     uint32_t *expected) {
+    *expected = 0;
+    const domain *d = find_domain(s, odid);
+    if (!d) return false;
+    const uint32_t *next = &d->stats.next_sequence;
+    const bool *known = &d->stats.sequence_known;
+    if (per_stream(s) && !d->streams_failed) {
+        if (!d->streams) return false; /* no message accounted yet */
+        const stream_slot *slot = &d->streams[stream_index(s, stream)];
+        next = &slot->next_sequence;
+        known = &slot->sequence_known;
+    }
+    if (!*known) return false;
+    *expected = *next;
+    return true;
 }
 
 /* ---- held data sets ---- */

@@ -44,8 +44,9 @@
  * two sends is not noticed: it drops our records silently, as DTLS
  * requires for records of an unknown association.)
  *
- * SCTP over UDP encapsulation (sctp+udp://, RFC 7011 §10.2, RFC 6951; only
- * with IPFIXKIT_HAVE_SCTP, see sctp.h): one association with SCTP_STREAMS
+ * SCTP (sctp://, natively over raw IP, or sctp+udp://, over UDP
+ * encapsulation RFC 6951; RFC 7011 §10.2; only with IPFIXKIT_HAVE_SCTP,
+ * see sctp.h): one association with SCTP_STREAMS
  * outbound streams. The template message (Template and Options Template
  * Sets; withdrawals would go the same way) is sent on stream 0, fully
  * reliable and ordered (RFC 7011 §8.3: "MUST be sent reliably, using SCTP
@@ -54,9 +55,9 @@
  * abandoned after that lifetime; RFC 7011 §10.2.6: only messages with
  * nothing but Data Sets), fully reliable when 0. SCTP does not order
  * messages across streams, so after the templates of a new association
- * the link waits (at most TEMPLATE_ACK_MS) until the Collector has
- * acknowledged them before any data follows: a Collector never gets data
- * before its template (RFC 7011 §8.2). Templates are sent once per
+ * the link waits (at most TEMPLATE_ACK_MS, else the association is given
+ * up) until the Collector has acknowledged them before any data follows:
+ * a Collector never gets data before its template (RFC 7011 §8.2). Templates are sent once per
  * association (they live until it ends, §8.3), never refreshed. Sequence
  * numbers: all data is on stream 1, so the writer's per-ODID counter is
  * that stream's (RFC 7011 §3.1 "Each SCTP Stream counts sequence numbers
@@ -67,7 +68,9 @@
  * new association. Messages the stack had accepted but not delivered when
  * the association broke are lost without being counted (as for TCP's
  * kernel buffer); the Collector sees them as a sequence gap only when the
- * association survives (PR-SCTP abandonment).
+ * association survives (PR-SCTP abandonment); so that it does, the
+ * messages sent by collector_link_close (the last records and the final
+ * statistics) are fully reliable.
  *
  * State changes are logged once each (config.log): connected, connection
  * attempt failed (again only when the reason changes), connection lost.
@@ -102,7 +105,8 @@
 #define CLOSE_WAIT_MS 2000
 #define SCTP_STREAMS 2            /* 0: templates, 1: data */
 #define SCTP_CONNECT_TIMEOUT_MS 2000
-#define TEMPLATE_ACK_MS 2000
+#define SCTP_CLOSE_WAIT_MS 15000  /* close: wait for acknowledgements */
+#define TEMPLATE_ACK_MS 10000     /* several retransmissions (RTO >= 1 s) under loss */
 
 typedef struct queued {
     uint32_t length, records;
@@ -116,7 +120,9 @@ struct collector_link {
     bool tls;
     bool dtls;                    /* DTLS over UDP (datagrams, but a session) */
     bool session;                 /* TCP, TLS, DTLS or SCTP: reconnect, queue while down */
-    bool sctp;                    /* sctp+udp:// */
+    bool sctp;                    /* sctp:// or sctp+udp:// */
+    bool sctp_udp;                /* sctp+udp:// (RFC 6951) */
+    bool closing;                 /* collector_link_close is flushing */
 #ifdef IPFIXKIT_HAVE_SCTP
     ipfix_sctp_stack *stack;      /* our reference to the process's usrsctp stack */
     ipfix_sctp_assoc *assoc;      /* the association while up */
@@ -290,7 +296,8 @@ static bool sctp_connect(collector_link *l) {
     ipfix_error err;
     ipfix_error_clear(&err);
     if (ipfix_sctp_connect(l->stack, (const struct sockaddr *)&l->addr, l->addr_length,
-                           SCTP_STREAMS, SCTP_CONNECT_TIMEOUT_MS, &l->assoc, &err) != IPFIX_OK) {
+                           SCTP_STREAMS, l->sctp_udp, SCTP_CONNECT_TIMEOUT_MS, &l->assoc,
+                           &err) != IPFIX_OK) {
         connect_failed(l, err.detail);
         return false;
     }
@@ -298,8 +305,8 @@ static bool sctp_connect(collector_link *l) {
     l->data_stream = streams >= 2 ? 1 : 0; /* a peer granting one stream gets everything on 0 */
     l->templates_due = true;
     char how[120];
-    snprintf(how, sizeof how, " (SCTP over UDP, %u streams, data on stream %u, %s)", streams,
-             l->data_stream,
+    snprintf(how, sizeof how, " (%s, %u streams, data on stream %u, %s)",
+             l->sctp_udp ? "SCTP over UDP" : "SCTP", streams, l->data_stream,
              l->config.sctp_pr_ttl_ms ? "PR-SCTP timed reliability" : "fully reliable");
     if (l->config.sctp_pr_ttl_ms) {
         char *end = how + strlen(how) - 1; /* before ')' */
@@ -319,16 +326,28 @@ static bool sctp_send(collector_link *l, const uint8_t *p, size_t n) {
         link_down(l);
         return false;
     }
-    ipfix_sctp_result r =
-        ipfix_sctp_send(l->assoc, p, n, templates ? 0 : l->data_stream,
-                        templates ? 0 : l->config.sctp_pr_ttl_ms, SEND_TIMEOUT_S * 1000u);
+    /* the messages of the close (the last records and the final statistics)
+     * go fully reliable: the Collector then sees any abandoned message before
+     * them as a sequence gap, the tail included */
+    uint32_t ttl = templates || l->closing ? 0 : l->config.sctp_pr_ttl_ms;
+    ipfix_sctp_result r = ipfix_sctp_send(l->assoc, p, n, templates ? 0 : l->data_stream, ttl,
+                                          SEND_TIMEOUT_S * 1000u);
     if (r != IPFIX_SCTP_OK) {
         link_log(l, "association lost: %s; reconnecting",
                  r == IPFIX_SCTP_AGAIN ? "send timed out" : strerror(errno));
         link_down(l);
         return false;
     }
-    if (templates) ipfix_sctp_wait_acked(l->assoc, TEMPLATE_ACK_MS); /* RFC 7011 §8.2 */
+    /* RFC 7011 §8.2: no data before its template; SCTP does not order
+     * across streams, so data waits until the templates are acknowledged.
+     * An association that cannot deliver them in TEMPLATE_ACK_MS is given
+     * up: a new one starts with the templates again. */
+    if (templates && !ipfix_sctp_wait_acked(l->assoc, TEMPLATE_ACK_MS)) {
+        link_log(l, "association lost: templates not acknowledged within %u ms; reconnecting",
+                 TEMPLATE_ACK_MS);
+        link_down(l);
+        return false;
+    }
     return true;
 }
 #endif
@@ -633,15 +652,12 @@ ipfix_status collector_link_open(const ipfix_endpoint *endpoint,
                                "and libusrsctp-dev)",
                                ipfix_scheme_name(endpoint->scheme));
 #endif
-    if (endpoint->scheme == IPFIX_SCHEME_SCTP)
-        return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "export",
-                               "sctp:// (native SCTP over raw IP) is not implemented yet; "
-                               "use sctp+udp:// (SCTP over UDP encapsulation, RFC 6951)");
     if (endpoint->scheme != IPFIX_SCHEME_UDP && endpoint->scheme != IPFIX_SCHEME_TCP &&
         endpoint->scheme != IPFIX_SCHEME_TLS && endpoint->scheme != IPFIX_SCHEME_DTLS &&
-        endpoint->scheme != IPFIX_SCHEME_SCTP_UDP)
+        endpoint->scheme != IPFIX_SCHEME_SCTP && endpoint->scheme != IPFIX_SCHEME_SCTP_UDP)
         return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "export",
-                               "%s:// export is not supported (udp, tcp, tls, dtls, sctp+udp)",
+                               "%s:// export is not supported (udp, tcp, tls, dtls, sctp, "
+                               "sctp+udp)",
                                ipfix_scheme_name(endpoint->scheme));
     if ((endpoint->scheme == IPFIX_SCHEME_TLS || endpoint->scheme == IPFIX_SCHEME_DTLS) &&
         !config->tls)
@@ -660,14 +676,15 @@ ipfix_status collector_link_open(const ipfix_endpoint *endpoint,
     l->tls = endpoint->scheme == IPFIX_SCHEME_TLS;
     l->dtls = endpoint->scheme == IPFIX_SCHEME_DTLS;
     l->tcp = endpoint->scheme == IPFIX_SCHEME_TCP || l->tls;
-    l->sctp = endpoint->scheme == IPFIX_SCHEME_SCTP_UDP;
+    l->sctp_udp = endpoint->scheme == IPFIX_SCHEME_SCTP_UDP;
+    l->sctp = l->sctp_udp || endpoint->scheme == IPFIX_SCHEME_SCTP;
     l->session = l->tcp || l->dtls || l->sctp;
     l->fd = -1;
     ipfix_endpoint_format(endpoint, l->uri, sizeof l->uri);
     ipfix_status st = ipfix_endpoint_resolve(endpoint, false, &l->addr, &l->addr_length, err);
 #ifdef IPFIXKIT_HAVE_SCTP
     if (st == IPFIX_OK && l->sctp)
-        st = ipfix_sctp_stack_acquire(config->sctp_udp_port, &l->stack, err);
+        st = ipfix_sctp_stack_acquire(config->sctp_udp_port, !l->sctp_udp, &l->stack, err);
 #endif
     if (st == IPFIX_OK && l->tls)
         st = ipfix_tls_context_new(config->tls, false, &l->tls_context, err);
@@ -759,6 +776,7 @@ static void close_wait(collector_link *l) {
 
 void collector_link_close(collector_link *l, unsigned drain_ms, collector_link_stats *final) {
     if (!l) return;
+    l->closing = true;
     if (l->writer) {
         ipfix_writer_flush(l->writer);
         uint64_t deadline = monotonic_ms() + drain_ms;
@@ -776,8 +794,14 @@ void collector_link_close(collector_link *l, unsigned drain_ms, collector_link_s
         ipfix_writer_free(l->writer);
     }
 #ifdef IPFIXKIT_HAVE_SCTP
-    if (l->assoc) /* delivered before the SHUTDOWN (RFC 7011 §10.2.4) */
-        ipfix_sctp_wait_acked(l->assoc, drain_ms > CLOSE_WAIT_MS ? drain_ms : CLOSE_WAIT_MS);
+    /* delivered before the SHUTDOWN (RFC 7011 §10.2.4); under loss the
+     * retransmission timer backs off (1, 2, 4 s...): wait longer than TCP */
+    if (l->assoc &&
+        !ipfix_sctp_wait_acked(l->assoc, drain_ms > SCTP_CLOSE_WAIT_MS ? drain_ms
+                                                                       : SCTP_CLOSE_WAIT_MS))
+        link_log(l, "closing with messages the collector has not acknowledged after %u ms: "
+                    "they are lost unless the stack delivers them during the shutdown",
+                 drain_ms > SCTP_CLOSE_WAIT_MS ? drain_ms : SCTP_CLOSE_WAIT_MS);
 #endif
     if (final) collector_link_get_stats(l, final);
     if (l->fd >= 0) {

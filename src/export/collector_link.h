@@ -39,7 +39,7 @@ typedef struct collector_link_config {
     ipfix_template *const *templates; /* sent at connect / refresh (borrowed) */
     size_t template_count;
     const ipfix_tls_config *tls;     /* tls:// and dtls://: certificate, key, CA, peer names */
-    uint32_t sctp_pr_ttl_ms;         /* sctp+udp:// data: PR-SCTP lifetime, 0 = fully reliable */
+    uint32_t sctp_pr_ttl_ms;         /* SCTP data: PR-SCTP lifetime, 0 = fully reliable */
     uint16_t sctp_udp_port;          /* sctp+udp:// local UDP encapsulation port, 0 = any */
     void (*log)(void *context, const char *line); /* state changes; NULL: silent */
     void *log_context;

@@ -1,13 +1,24 @@
 /*
- * sctp.c — SCTP associations over UDP encapsulation (RFC 6951) on usrsctp
- * (see sctp.h). Compiled only with -DIPFIXKIT_SCTP=ON.
+ * sctp.c — SCTP associations on usrsctp, natively over raw IP or over UDP
+ * encapsulation (RFC 6951) (see sctp.h). Compiled only with
+ * -DIPFIXKIT_SCTP=ON.
  *
  * usrsctp_init(port) opens the UDP encapsulation sockets (IPv4 and IPv6)
- * on `port`; every association of the process goes through them. The
- * remote encapsulation port is set per socket (SCTP_REMOTE_UDP_ENCAPS_PORT)
+ * on `port` and, when the process may, raw IP sockets for protocol 132;
+ * every association of the process goes through them. An encapsulated
+ * association sets its remote encapsulation port (SCTP_REMOTE_UDP_ENCAPS_PORT)
  * to the peer's SCTP port: sctp+udp://host:4739 means SCTP port 4739
  * inside UDP port 4739. A server answers to the UDP source port of the
- * packets it received, so the client's local port may be anything.
+ * packets it received, so the client's local port may be anything. A
+ * native association leaves it 0: its packets go over raw IP.
+ *
+ * Raw sockets see every SCTP packet of the host, including those of other
+ * SCTP stacks (another ipfixkit process, say). A stack started for native
+ * SCTP therefore runs with blackhole 2 (no ABORT for out-of-the-blue
+ * packets, RFC 4960 §8.4 would otherwise make it abort every association
+ * it does not own); a stack started for UDP encapsulation only is started
+ * without CAP_NET_RAW in the calling thread's effective set, so that it
+ * opens no raw sockets at all (least privilege, and no interference).
  *
  * Readiness without kernel fds: usrsctp calls an upcall (from its own
  * threads) when a socket changes state; ours writes 1 to the caller's
@@ -17,24 +28,32 @@
 #include "ipfixkit/sctp.h"
 
 #include <errno.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <usrsctp.h>
 
+#define SCTP_RTO_MAX_MS 5000
+
 struct ipfix_sctp_stack {
     unsigned refs;
     uint16_t udp_port;
+    bool native;                    /* raw IP sockets open (sctp://) */
+    bool running;                   /* usrsctp_init done, usrsctp_finish not (yet) */
 };
 
 struct ipfix_sctp_assoc {
     struct socket *so;
     uint16_t streams;
     size_t partial;                 /* bytes of a message delivered in parts */
+    bool in_notification;           /* the rest of a notification follows */
+    bool discarding;                /* the rest of an oversized message follows */
     uint8_t *rx;                    /* reassembly (allocated on first need) */
 };
 
@@ -71,49 +90,111 @@ static uint16_t free_udp_port(void) {
     return port;
 }
 
-ipfix_status ipfix_sctp_stack_acquire(uint16_t udp_port, ipfix_sctp_stack **out,
+/* May this process open raw IP sockets for SCTP (root or CAP_NET_RAW)? */
+static bool raw_sockets_allowed(int *why) {
+    int fd = socket(AF_INET, SOCK_RAW, IPPROTO_SCTP);
+    if (fd < 0) {
+        *why = errno;
+        return false;
+    }
+    close(fd);
+    return true;
+}
+
+/* Clear (drop) or restore CAP_NET_RAW in the calling thread's effective
+ * set; capset(2) acts on the calling thread only. False when it could not
+ * be changed (then nothing changed). */
+static bool thread_net_raw(bool on) {
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct d[2];
+    if (syscall(SYS_capget, &h, d) != 0) return false;
+    unsigned word = CAP_NET_RAW / 32, bit = 1u << (CAP_NET_RAW % 32);
+    if (on && !(d[word].permitted & bit)) return false;
+    if (on) d[word].effective |= bit;
+    else d[word].effective &= ~bit;
+    return syscall(SYS_capset, &h, d) == 0;
+}
+
+static void stack_start(ipfix_sctp_stack *s, uint16_t udp_port, bool native) {
+    bool dropped = !native && thread_net_raw(false);
+    usrsctp_init(udp_port, NULL, NULL);
+    if (dropped) thread_net_raw(true);
+    /* RFC 3758 (PR-SCTP) is on by default; say so explicitly */
+    usrsctp_sysctl_set_sctp_pr_enable(1);
+    /* raw sockets see other stacks' packets: no ABORT for those (RFC 4960
+     * §8.4 item 8 would abort their associations) */
+    if (native) usrsctp_sysctl_set_sctp_blackhole(2);
+    s->udp_port = udp_port;
+    s->native = native;
+    s->running = true;
+}
+
+ipfix_status ipfix_sctp_stack_acquire(uint16_t udp_port, bool native, ipfix_sctp_stack **out,
                                       ipfix_error *err) {
     *out = NULL;
     pthread_mutex_lock(&stack_lock);
     ipfix_sctp_stack *s = &the_stack;
-    if (s->refs > 0) {
-        if (udp_port && udp_port != s->udp_port) {
-            pthread_mutex_unlock(&stack_lock);
-            return ipfix_error_set(err, IPFIX_ERR_INVALID_ARG, 0, "sctp",
-                                   "usrsctp runs one stack per process: its UDP encapsulation "
-                                   "port is %u, %u was asked for",
-                                   s->udp_port, udp_port);
-        }
+    const char *refusal = NULL;
+    int why = 0;
+    if (s->running) { /* also after a release whose usrsctp_finish gave up */
+        if (udp_port && udp_port != s->udp_port) refusal = "port";
+        else if (native && !s->native) refusal = "native";
+    } else if (native && !raw_sockets_allowed(&why)) {
+        refusal = "raw";
     } else {
         if (!udp_port) udp_port = free_udp_port();
-        if (!udp_port) {
-            pthread_mutex_unlock(&stack_lock);
-            return ipfix_error_set(err, IPFIX_ERR_IO, 0, "sctp", "no free UDP port: %s",
-                                   strerror(errno));
-        }
-        usrsctp_init(udp_port, NULL, NULL);
-        /* RFC 3758 (PR-SCTP) is on by default; say so explicitly */
-        usrsctp_sysctl_set_sctp_pr_enable(1);
-        s->udp_port = udp_port;
+        if (!udp_port) refusal = "free", why = errno;
+        else stack_start(s, udp_port, native);
     }
-    s->refs++;
+    if (!refusal) s->refs++;
+    uint16_t running = s->udp_port;
     pthread_mutex_unlock(&stack_lock);
-    *out = s;
-    return IPFIX_OK;
+    if (!refusal) {
+        *out = s;
+        return IPFIX_OK;
+    }
+    if (refusal[0] == 'p')
+        return ipfix_error_set(err, IPFIX_ERR_INVALID_ARG, 0, "sctp",
+                               "usrsctp runs one stack per process: its UDP encapsulation "
+                               "port is %u, %u was asked for",
+                               running, udp_port);
+    if (refusal[0] == 'n')
+        return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "sctp",
+                               "usrsctp runs one stack per process and this one was started "
+                               "for sctp+udp:// only, without raw IP sockets: set up sctp:// "
+                               "endpoints before sctp+udp:// ones");
+    if (refusal[0] == 'r')
+        return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "sctp",
+                               "sctp:// needs root or CAP_NET_RAW for raw IP (%s); "
+                               "sctp+udp:// does not",
+                               strerror(why));
+    return ipfix_error_set(err, IPFIX_ERR_IO, 0, "sctp", "no free UDP port: %s", strerror(why));
 }
 
 void ipfix_sctp_stack_release(ipfix_sctp_stack *s) {
     if (!s) return;
     pthread_mutex_lock(&stack_lock);
     if (--s->refs == 0) {
-        /* sockets linger until their shutdown completes: wait (bounded) */
-        for (int i = 0; i < 300 && usrsctp_finish() != 0; i++) sleep_ms(10);
-        s->udp_port = 0;
+        /* sockets linger until their shutdown completes: wait (bounded);
+         * if they outlast that, the stack stays up for the next acquire
+         * rather than being initialised twice */
+        bool finished = usrsctp_finish() == 0;
+        for (int i = 0; i < 300 && !finished; i++) {
+            sleep_ms(10);
+            finished = usrsctp_finish() == 0;
+        }
+        if (finished) {
+            s->udp_port = 0;
+            s->native = false;
+            s->running = false;
+        }
     }
     pthread_mutex_unlock(&stack_lock);
 }
 
 uint16_t ipfix_sctp_stack_udp_port(const ipfix_sctp_stack *s) { return s->udp_port; }
+
+bool ipfix_sctp_stack_native(const ipfix_sctp_stack *s) { return s->native; }
 
 /* ------------------------------------------------------------ sockets */
 
@@ -142,6 +223,14 @@ static struct socket *new_socket(int family, uint16_t streams) {
     int big = 4 << 20;
     usrsctp_setsockopt(so, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
     usrsctp_setsockopt(so, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    /* RTO.Max 5 s instead of RFC 4960's suggested 60 s: after a lossy
+     * period the retransmission timer, doubled each time, recovers in
+     * seconds, not minutes (RFC 4960 §15 leaves it configurable) */
+    struct sctp_rtoinfo rto = {.srto_assoc_id = SCTP_FUTURE_ASSOC, .srto_max = SCTP_RTO_MAX_MS};
+    usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_RTOINFO, &rto, sizeof rto);
+    struct sctp_event ev = {.se_assoc_id = SCTP_FUTURE_ASSOC,
+                            .se_type = SCTP_PARTIAL_DELIVERY_EVENT, .se_on = 1};
+    usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_EVENT, &ev, sizeof ev);
     return so;
 }
 
@@ -154,15 +243,17 @@ static uint16_t granted_streams(struct socket *so) {
 }
 
 ipfix_status ipfix_sctp_connect(ipfix_sctp_stack *stack, const struct sockaddr *addr,
-                                socklen_t addr_length, uint16_t streams, unsigned timeout_ms,
-                                ipfix_sctp_assoc **out, ipfix_error *err) {
+                                socklen_t addr_length, uint16_t streams, bool udp_encapsulation,
+                                unsigned timeout_ms, ipfix_sctp_assoc **out, ipfix_error *err) {
     *out = NULL;
     struct socket *so = new_socket(addr->sa_family, streams);
     if (!so)
         return ipfix_error_set(err, IPFIX_ERR_IO, 0, "sctp", "socket: %s", strerror(errno));
     const char *why = NULL;
     int saved = 0;
-    if (set_encaps(so, addr_port(addr)) != 0) why = "SCTP_REMOTE_UDP_ENCAPS_PORT", saved = errno;
+    if (!udp_encapsulation && !stack->native) why = "native SCTP on a stack without raw sockets", saved = EPROTONOSUPPORT;
+    if (!why && udp_encapsulation && set_encaps(so, addr_port(addr)) != 0)
+        why = "SCTP_REMOTE_UDP_ENCAPS_PORT", saved = errno;
     if (!why && usrsctp_set_non_blocking(so, 1) != 0) why = "non-blocking", saved = errno;
     if (!why && usrsctp_connect(so, (struct sockaddr *)addr, addr_length) != 0 &&
         errno != EINPROGRESS)
@@ -192,7 +283,6 @@ ipfix_status ipfix_sctp_connect(ipfix_sctp_stack *stack, const struct sockaddr *
     }
     a->so = so;
     a->streams = granted_streams(so);
-    (void)stack; /* the stack's reference is the caller's (see sctp.h) */
     *out = a;
     return IPFIX_OK;
 }
@@ -227,17 +317,52 @@ ipfix_sctp_result ipfix_sctp_send(ipfix_sctp_assoc *a, const void *data, size_t 
     }
 }
 
+/* usrsctp has, as FreeBSD, SCTP_GET_SNDBUF_USE: the bytes of the send
+ * buffer in use, i.e. queued, in flight or unacknowledged. Its header
+ * does not declare it. */
+#ifndef SCTP_GET_SNDBUF_USE
+#define SCTP_GET_SNDBUF_USE 0x00001101
+struct sctp_sockstat {
+    sctp_assoc_t ss_assoc_id;
+    uint32_t ss_total_sndbuf;
+    uint32_t ss_total_recv_buf;
+};
+#endif
+
+/* Nothing queued, in flight or unacknowledged? (SCTP_STATUS's
+ * sstat_unackdata counts only chunks sent and not yet acknowledged: under
+ * congestion most of the data may not have been sent at all.) */
+static bool all_acked(ipfix_sctp_assoc *a, bool *failed) {
+    struct sctp_status st;
+    socklen_t l = sizeof st;
+    memset(&st, 0, sizeof st);
+    *failed = usrsctp_getsockopt(a->so, IPPROTO_SCTP, SCTP_STATUS, &st, &l) != 0;
+    if (*failed || st.sstat_unackdata != 0) return false;
+    struct sctp_sockstat ss;
+    l = sizeof ss;
+    memset(&ss, 0, sizeof ss);
+    if (usrsctp_getsockopt(a->so, IPPROTO_SCTP, SCTP_GET_SNDBUF_USE, &ss, &l) != 0) return true;
+    return ss.ss_total_sndbuf == 0;
+}
+
 bool ipfix_sctp_wait_acked(ipfix_sctp_assoc *a, unsigned timeout_ms) {
     uint64_t deadline = now_ms() + timeout_ms;
     for (;;) {
-        struct sctp_status st;
-        socklen_t l = sizeof st;
-        memset(&st, 0, sizeof st);
-        if (usrsctp_getsockopt(a->so, IPPROTO_SCTP, SCTP_STATUS, &st, &l) != 0) return false;
-        if (st.sstat_unackdata == 0 && st.sstat_penddata == 0) return true;
-        if (now_ms() >= deadline) return false;
+        bool failed;
+        if (all_acked(a, &failed)) return true;
+        if (failed || now_ms() >= deadline) return false;
         sleep_ms(1);
     }
+}
+
+/* The start of a notification (new_socket subscribes to one): a partial
+ * delivery the sender aborted (a message abandoned under PR-SCTP, RFC 3758,
+ * after its first part was delivered) drops the part reassembled so far. */
+static void note_event(ipfix_sctp_assoc *a, const uint8_t *p, size_t n) {
+    struct sctp_tlv header;
+    if (n < sizeof header) return;
+    memcpy(&header, p, sizeof header);
+    if (header.sn_type == SCTP_PARTIAL_DELIVERY_EVENT) a->partial = 0;
 }
 
 /* One usrsctp_recvv: a complete message, AGAIN, CLOSED or ERROR. */
@@ -264,13 +389,19 @@ static ipfix_sctp_result recv_once(ipfix_sctp_assoc *a, uint8_t *buffer, size_t 
             return IPFIX_SCTP_ERROR;
         }
         if (n == 0 && !(flags & MSG_NOTIFICATION)) return IPFIX_SCTP_CLOSED;
-        if (flags & MSG_NOTIFICATION) { /* not subscribed to any; dropped */
-            if (flags & MSG_EOR) a->partial = 0;
+        if (flags & MSG_NOTIFICATION) {
+            if (!a->in_notification) note_event(a, a->rx + a->partial, (size_t)n);
+            a->in_notification = !(flags & MSG_EOR);
+            continue;
+        }
+        if (a->discarding) { /* read into the scratch space, dropped */
+            a->discarding = !(flags & MSG_EOR);
             continue;
         }
         a->partial += (size_t)n;
         if (a->partial > IPFIX_SCTP_MESSAGE_MAX) {
             a->partial = 0;
+            a->discarding = !(flags & MSG_EOR);
             errno = EMSGSIZE;
             return IPFIX_SCTP_ERROR;
         }
@@ -301,6 +432,8 @@ bool ipfix_sctp_alive(ipfix_sctp_assoc *a) {
     }
     return true;
 }
+
+void ipfix_sctp_assoc_shutdown(ipfix_sctp_assoc *a) { usrsctp_shutdown(a->so, SHUT_WR); }
 
 void ipfix_sctp_assoc_close(ipfix_sctp_assoc *a, bool abort) {
     if (!a) return;

@@ -1,24 +1,29 @@
 #!/usr/bin/env bash
-# IPFIX over SCTP over UDP encapsulation (RFC 7011 §10.2, RFC 6951; usrsctp,
-# sctp+udp://): `ipfix probe -e sctp+udp://...` to
-# `ipfix collect --listen sctp+udp://...`. Probe and collector are separate
-# processes with a usrsctp stack each, on different UDP ports: no root needed.
+# IPFIX over SCTP (RFC 7011 §10.2; usrsctp), both ways usrsctp offers:
+# sctp+udp:// (SCTP over UDP encapsulation, RFC 6951, no privileges) and,
+# when this user may open raw IP sockets (root or CAP_NET_RAW), sctp://
+# (native SCTP over raw IP). `ipfix probe -e SCHEME://...` to
+# `ipfix collect --listen SCHEME://...`: probe and collector are separate
+# processes with a usrsctp stack each on one host (native: both stacks see
+# every SCTP packet on loopback, see sctp.h for why neither aborts the
+# other's associations).
 #  1. The hand-checked trace (tools/probe_test_pcap.py) over IPv4 and IPv6
 #     loopback, fully reliable and with PR-SCTP timed reliability
-#     (--sctp-pr-ttl 500): every flow stored exactly as expected
-#     (tests/integration/probe_expected.py), no loss or errors at the
-#     collector, nothing unsent at the probe.
+#     (--sctp-pr-ttl 500), for each scheme: every flow stored exactly as
+#     expected (tests/integration/probe_expected.py), no loss or errors at
+#     the collector, nothing unsent at the probe.
 #  2. Collector restart in the middle of an export: the probe reads a trace
 #     through a pipe; after half of it the collector is stopped (it shuts the
 #     association down) and another is started on the same port; the
 #     exporter notices, queues, reconnects with backoff, sends the templates
 #     first on the new association, and every record is stored.
+#     (For each scheme.)
 #  3. tshark decodes a capture of the UDP-encapsulated association as SCTP
 #     carrying IPFIX: templates on stream 0, data on stream 1, nothing
 #     malformed (skipped if capturing is not possible).
-#  4. sctp:// (native SCTP over raw IP) is refused as not implemented.
-# Not covered yet: PR-SCTP abandonment under packet loss (needs a netns with
-# an nftables drop rule), native SCTP.
+#  4. Without CAP_NET_RAW (setpriv to nobody), sctp:// is refused on both
+#     sides with a message naming the missing privilege; sctp+udp:// works.
+# PR-SCTP abandonment under packet loss: tests/integration/sctp_loss.sh.
 #
 # Env (set by CTest): IPFIX, SOURCE_DIR, BUILD_DIR. Exit 0 pass, 1 fail, 77 skip.
 set -uo pipefail
@@ -27,10 +32,17 @@ NAME=sctp
 . "$(dirname "$0")/../lib/common.sh"
 CHECK=$SOURCE_DIR/tests/integration/probe_expected.py
 
-timeout 10 "$IPFIX" collect --listen sctp://127.0.0.1:1 >/dev/null 2>"$T/built.err"
+timeout 10 "$IPFIX" collect --listen sctp+udp://127.0.0.1:1 --listen sctp+udp://127.0.0.1:2 \
+  >/dev/null 2>"$T/built.err"
 grep -q "SCTP support not built" "$T/built.err" && skip "built without SCTP (-DIPFIXKIT_SCTP=OFF or no libusrsctp-dev)"
-grep -q "sctp:// (native SCTP over raw IP) is not implemented yet" "$T/built.err" ||
-  { cat "$T/built.err" >&2; fail "sctp:// is not refused clearly"; }
+grep -q "one sctp+udp:// port per process" "$T/built.err" ||
+  { cat "$T/built.err" >&2; fail "two sctp+udp:// ports are not refused clearly"; }
+SCHEMES="sctp+udp"
+if "$PY" -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, 132)' 2>/dev/null; then
+  SCHEMES="sctp+udp sctp"
+else
+  echo "$NAME: no raw IP sockets for this user: native sctp:// not tested"
+fi
 
 "$PY" "$SOURCE_DIR/tools/probe_test_pcap.py" "$T/trace.pcap" || fail "building the trace"
 
@@ -55,65 +67,74 @@ check_store() { # label store log
 }
 
 # ------------------------------------------------------------ 1. connectivity
-run_ok() { # label host ttl-ms
-  local label=$1 host=$2 ttl=$3
+run_ok() { # scheme label host ttl-ms
+  local scheme=$1 label=$1-$2 host=$3 ttl=$4
   local port; port=$(free_port)
-  start_collect "$T/collect-$label.err" --listen "sctp+udp://$host:$port" -w "$T/store-$label" --no-fsync -v
-  timeout 60 "$IPFIX" probe -r "$T/trace.pcap" -e "sctp+udp://$host:$port" --sctp-pr-ttl "$ttl" \
+  local kind="SCTP over UDP"; [ "$scheme" = sctp ] && kind="SCTP"
+  start_collect "$T/collect-$label.err" --listen "$scheme://$host:$port" -w "$T/store-$label" --no-fsync -v
+  timeout 60 "$IPFIX" probe -r "$T/trace.pcap" -e "$scheme://$host:$port" --sctp-pr-ttl "$ttl" \
     --idle-timeout 5 --active-timeout 10 -m 1M 2>"$T/probe-$label.err" ||
     { cat "$T/probe-$label.err" >&2; fail "$label: probe exit status"; }
   local want="fully reliable"
   [ "$ttl" -gt 0 ] && want="PR-SCTP timed reliability $ttl ms"
-  grep -q "connected (SCTP over UDP, 2 streams, data on stream 1, $want)" "$T/probe-$label.err" ||
+  grep -q "connected ($kind, 2 streams, data on stream 1, $want)" "$T/probe-$label.err" ||
     { cat "$T/probe-$label.err" >&2; fail "$label: the probe did not report its association"; }
   grep -q "not sent: 0 records" "$T/probe-$label.err" ||
     { cat "$T/probe-$label.err" >&2; fail "$label: records not sent"; }
   stop_collect "$label" "$T/collect-$label.err"
-  grep -q "sctp+udp .*new session via sctp+udp://" "$T/collect-$label.err" ||
+  grep -qF "$scheme " "$T/collect-$label.err" &&
+    grep -qF "new session via $scheme://" "$T/collect-$label.err" ||
     { cat "$T/collect-$label.err" >&2; fail "$label: the collector did not log the association"; }
-  grep -q "^exporter sctp+udp .* records 24 .* templates 5$" "$T/collect-$label.err" ||
+  grep -q "^exporter $scheme .* records 24 .* templates 5$" "$T/collect-$label.err" ||
     { grep "^exporter" "$T/collect-$label.err" >&2; fail "$label: per-session statistics"; }
   check_store "$label" "$T/store-$label" "$T/collect-$label.err"
 }
 
-run_ok sctp-v4 127.0.0.1 0
-run_ok sctp-v6 '[::1]' 0
-run_ok sctp-v4-prttl 127.0.0.1 500
-run_ok sctp-v6-prttl '[::1]' 500
-echo "$NAME: connectivity: v4 and v6, fully reliable and PR-SCTP: every flow stored, no loss"
+for scheme in $SCHEMES; do
+  run_ok "$scheme" v4 127.0.0.1 0
+  run_ok "$scheme" v6 '[::1]' 0
+  run_ok "$scheme" v4-prttl 127.0.0.1 500
+  run_ok "$scheme" v6-prttl '[::1]' 500
+  echo "$NAME: $scheme://: v4 and v6, fully reliable and PR-SCTP: every flow stored, no loss"
+done
 
 # ------------------------------------------------------------ 2. restart
 # 20000 one-packet UDP flows 1 ms apart (--idle-timeout 1: they expire as
 # the trace goes on), in two halves through a pipe.
 make_restart_trace
-PORT=$(free_port)
-start_collect "$T/restart1.err" --listen "sctp+udp://127.0.0.1:$PORT" -w "$T/store-r1" --no-fsync -v \
-  --stats "$T/stats1"
-COLLECT1=$COLLECT_PID
-start_piped_probe restart "sctp+udp://127.0.0.1:$PORT"
-PROBE=$PIPED_PROBE
-got=$(wait_records "$COLLECT1" "$T/stats1" 5000)
-[ "${got:-0}" -ge 5000 ] || { cat "$T/probe-restart.err" "$T/restart1.err" >&2; fail "restart: the first collector got ${got:-0} records"; }
-stop_collect restart1 "$T/restart1.err"
-R1=$(records_of "$T/restart1.err")
-start_collect "$T/restart2.err" --listen "sctp+udp://127.0.0.1:$PORT" -w "$T/store-r2" --no-fsync -v
-touch "$T/go-restart"
-wait "$PROBE" || { cat "$T/probe-restart.err" >&2; fail "restart: probe exit status"; }
-stop_collect restart2 "$T/restart2.err"
-R2=$(records_of "$T/restart2.err")
-grep -q "association lost: shut down or aborted by the collector" "$T/probe-restart.err" &&
-  grep -q "reconnected (SCTP over UDP" "$T/probe-restart.err" ||
-  { cat "$T/probe-restart.err" >&2; fail "restart: the probe did not report losing and regaining the association"; }
-grep -q "not sent: 0 records" "$T/probe-restart.err" ||
-  { cat "$T/probe-restart.err" >&2; fail "restart: records not sent"; }
-grep -q "flows: 20000 created, 20000 exported" "$T/probe-restart.err" ||
-  { cat "$T/probe-restart.err" >&2; fail "restart: not every flow exported"; }
-grep "^total:" "$T/restart2.err" | grep -q " lost 0 out_of_order 0 malformed 0 missing_template_sets 0 " ||
-  { grep "^total:" "$T/restart2.err" >&2; fail "restart: the second collector reports errors"; }
-grep -q "^exporter sctp+udp .* templates 5$" "$T/restart2.err" ||
-  { grep "^exporter" "$T/restart2.err" >&2; fail "restart: templates not resent on the new association"; }
-[ $((R1 + R2)) -eq 20003 ] || fail "restart: $R1 + $R2 records stored, expected 20003"
-echo "$NAME: restart: $R1 records before, $R2 after the restart (templates resent); none lost"
+run_restart() { # scheme
+  local scheme=$1 r=restart-$1 kind="SCTP over UDP" port
+  [ "$scheme" = sctp ] && kind="SCTP"
+  port=$(free_port)
+  start_collect "$T/$r-1.err" --listen "$scheme://127.0.0.1:$port" -w "$T/store-$r-1" --no-fsync -v \
+    --stats "$T/stats-$r"
+  local collect1=$COLLECT_PID
+  start_piped_probe "$r" "$scheme://127.0.0.1:$port"
+  local probe=$PIPED_PROBE got
+  got=$(wait_records "$collect1" "$T/stats-$r" 5000)
+  [ "${got:-0}" -ge 5000 ] || { cat "$T/probe-$r.err" "$T/$r-1.err" >&2; fail "$r: the first collector got ${got:-0} records"; }
+  stop_collect "$r-1" "$T/$r-1.err"
+  local r1; r1=$(records_of "$T/$r-1.err")
+  start_collect "$T/$r-2.err" --listen "$scheme://127.0.0.1:$port" -w "$T/store-$r-2" --no-fsync -v
+  touch "$T/go-$r"
+  wait "$probe" || { cat "$T/probe-$r.err" >&2; fail "$r: probe exit status"; }
+  stop_collect "$r-2" "$T/$r-2.err"
+  local r2; r2=$(records_of "$T/$r-2.err")
+  grep -q "association lost: shut down or aborted by the collector" "$T/probe-$r.err" &&
+    grep -q "reconnected ($kind," "$T/probe-$r.err" ||
+    { cat "$T/probe-$r.err" >&2; fail "$r: the probe did not report losing and regaining the association"; }
+  grep -q "not sent: 0 records" "$T/probe-$r.err" ||
+    { cat "$T/probe-$r.err" >&2; fail "$r: records not sent"; }
+  grep -q "flows: 20000 created, 20000 exported" "$T/probe-$r.err" ||
+    { cat "$T/probe-$r.err" >&2; fail "$r: not every flow exported"; }
+  grep "^total:" "$T/$r-2.err" | grep -q " lost 0 out_of_order 0 malformed 0 missing_template_sets 0 " ||
+    { grep "^total:" "$T/$r-2.err" >&2; fail "$r: the second collector reports errors"; }
+  grep -q "^exporter $scheme .* templates 5$" "$T/$r-2.err" ||
+    { grep "^exporter" "$T/$r-2.err" >&2; fail "$r: templates not resent on the new association"; }
+  [ $((r1 + r2)) -eq 20003 ] || fail "$r: $r1 + $r2 records stored, expected 20003"
+  echo "$NAME: $scheme:// restart: $r1 records before, $r2 after the restart (templates resent); none lost"
+}
+for scheme in $SCHEMES; do run_restart "$scheme"; done
 
 # ------------------------------------------------------------ 3. tshark
 if command -v dumpcap >/dev/null 2>&1 && command -v tshark >/dev/null 2>&1; then
@@ -152,6 +173,20 @@ if command -v dumpcap >/dev/null 2>&1 && command -v tshark >/dev/null 2>&1; then
     echo "$NAME: capture not possible here, tshark check skipped: $(head -1 "$T/dumpcap.err")"
     kill -TERM "$DPID" 2>/dev/null
   fi
+fi
+
+# ------------------------------------------------------------ 4. no CAP_NET_RAW
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1; then
+  chmod 755 "$T"
+  UNPRIV=(setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all --bounding-set=-all)
+  PORT=$(free_port)
+  timeout 10 "${UNPRIV[@]}" "$IPFIX" collect --listen "sctp://127.0.0.1:$PORT" >/dev/null 2>"$T/unpriv-c.err"
+  grep -q "sctp:// needs root or CAP_NET_RAW for raw IP (Operation not permitted); sctp+udp:// does not" "$T/unpriv-c.err" ||
+    { cat "$T/unpriv-c.err" >&2; fail "unprivileged: the collector does not refuse sctp:// clearly"; }
+  timeout 10 "${UNPRIV[@]}" "$IPFIX" probe -q -r "$T/trace.pcap" -e "sctp://127.0.0.1:$PORT" >/dev/null 2>"$T/unpriv-p.err"
+  grep -q "sctp:// needs root or CAP_NET_RAW for raw IP (Operation not permitted); sctp+udp:// does not" "$T/unpriv-p.err" ||
+    { cat "$T/unpriv-p.err" >&2; fail "unprivileged: the probe does not refuse sctp:// clearly"; }
+  echo "$NAME: without CAP_NET_RAW, sctp:// is refused on both sides: $(grep -o 'sctp:// needs root[^;]*' "$T/unpriv-c.err" | head -1)"
 fi
 
 echo "$NAME: PASS"
