@@ -50,27 +50,32 @@
  * outbound streams. The template message (Template and Options Template
  * Sets; withdrawals would go the same way) is sent on stream 0, fully
  * reliable and ordered (RFC 7011 §8.3: "MUST be sent reliably, using SCTP
- * ordered delivery"); data messages go on stream 1 with PR-SCTP timed
+ * ordered delivery"); flow records go on stream 1 with PR-SCTP timed
  * reliability when config.sctp_pr_ttl_ms > 0 (RFC 3758, RFC 5153 §6.1:
  * abandoned after that lifetime; RFC 7011 §10.2.6: only messages with
- * nothing but Data Sets), fully reliable when 0. SCTP does not order
+ * nothing but Data Sets), fully reliable when 0; the exporter's
+ * statistics (options records) go in messages of their own on stream 2,
+ * fully reliable (RFC 5153 §6.1 "one stream for Flow data and one for
+ * metadata"), except the messages of collector_link_close (the final
+ * statistics): those go on stream 1, fully reliable, so that any abandoned
+ * flow message before them shows as a gap in stream 1's sequence numbers. SCTP does not order
  * messages across streams, so after the templates of a new association
  * the link waits (at most TEMPLATE_ACK_MS, else the association is given
  * up) until the Collector has acknowledged them before any data follows:
- * a Collector never gets data before its template (RFC 7011 §8.2). Templates are sent once per
- * association (they live until it ends, §8.3), never refreshed. Sequence
- * numbers: all data is on stream 1, so the writer's per-ODID counter is
- * that stream's (RFC 7011 §3.1 "Each SCTP Stream counts sequence numbers
- * separately"); the template message carries the number of the data
- * message that follows, as over TCP. Association loss (ABORT from a
+ * a Collector never gets data before its template (RFC 7011 §8.2).
+ * Templates are sent once per association (they live until it ends,
+ * §8.3), never refreshed. Sequence numbers: each stream counts its own
+ * records from 0 on every association (RFC 7011 §3.1 "Each SCTP Stream
+ * counts sequence numbers separately"), written into a copy of the
+ * writer's message as it is sent; the template message keeps the
+ * writer's number (it carries no data records). Association loss (ABORT from a
  * restarted Collector, SHUTDOWN, send failure) takes the link down as for
  * TCP: bounded queue, reconnection with backoff, templates first on the
  * new association. Messages the stack had accepted but not delivered when
  * the association broke are lost without being counted (as for TCP's
  * kernel buffer); the Collector sees them as a sequence gap only when the
- * association survives (PR-SCTP abandonment); so that it does, the
- * messages sent by collector_link_close (the last records and the final
- * statistics) are fully reliable.
+ * association survives (PR-SCTP abandonment; see the close's messages
+ * above).
  *
  * State changes are logged once each (config.log): connected, connection
  * attempt failed (again only when the reason changes), connection lost.
@@ -103,7 +108,7 @@
 #define HANDSHAKE_TIMEOUT_S 5
 #define CONFIRM_TIMEOUT_MS 2000
 #define CLOSE_WAIT_MS 2000
-#define SCTP_STREAMS 2            /* 0: templates, 1: data */
+#define SCTP_STREAMS 3            /* 0: templates, 1: flow records, 2: statistics */
 #define SCTP_CONNECT_TIMEOUT_MS 2000
 #define SCTP_CLOSE_WAIT_MS 15000  /* close: wait for acknowledgements */
 #define TEMPLATE_ACK_MS 10000     /* several retransmissions (RTO >= 1 s) under loss */
@@ -111,6 +116,7 @@
 typedef struct queued {
     uint32_t length, records;
     uint64_t packets, octets;
+    bool options;                 /* options records only (SCTP: the statistics stream) */
 } queued; /* followed by `length` message bytes */
 
 struct collector_link {
@@ -126,8 +132,12 @@ struct collector_link {
 #ifdef IPFIXKIT_HAVE_SCTP
     ipfix_sctp_stack *stack;      /* our reference to the process's usrsctp stack */
     ipfix_sctp_assoc *assoc;      /* the association while up */
-    uint16_t data_stream;
+    uint16_t data_stream;         /* flow records */
+    uint16_t options_stream;      /* options records (the exporter's statistics) */
+    uint32_t stream_sequence[SCTP_STREAMS]; /* next per stream (RFC 7011 §3.1) */
+    uint8_t *sctp_message;        /* a message with its stream's sequence number */
 #endif
+    bool building_options;        /* SCTP: the message being built holds options records */
     int fd;                       /* -1: down */
     ipfix_tls_context *tls_context;
     ipfix_tls_conn *tls_conn;     /* the TLS session while up */
@@ -302,11 +312,15 @@ static bool sctp_connect(collector_link *l) {
         return false;
     }
     uint16_t streams = ipfix_sctp_assoc_streams(l->assoc);
-    l->data_stream = streams >= 2 ? 1 : 0; /* a peer granting one stream gets everything on 0 */
+    /* a peer granting fewer streams gets the kinds merged (all on 0 with one) */
+    l->data_stream = streams >= 2 ? 1 : 0;
+    l->options_stream = streams >= 3 ? 2 : l->data_stream;
+    memset(l->stream_sequence, 0, sizeof l->stream_sequence); /* a new Transport Session */
     l->templates_due = true;
-    char how[120];
-    snprintf(how, sizeof how, " (%s, %u streams, data on stream %u, %s)",
-             l->sctp_udp ? "SCTP over UDP" : "SCTP", streams, l->data_stream,
+    char how[160];
+    snprintf(how, sizeof how, " (%s, %u streams: templates on 0, flow records on %u, "
+             "statistics on %u, %s)",
+             l->sctp_udp ? "SCTP over UDP" : "SCTP", streams, l->data_stream, l->options_stream,
              l->config.sctp_pr_ttl_ms ? "PR-SCTP timed reliability" : "fully reliable");
     if (l->config.sctp_pr_ttl_ms) {
         char *end = how + strlen(how) - 1; /* before ')' */
@@ -317,20 +331,33 @@ static bool sctp_connect(collector_link *l) {
 }
 
 /* One message: the template message (built in l->tmsg) on stream 0, fully
- * reliable, then acknowledged before data may follow; data on the data
- * stream with the PR-SCTP lifetime. False (link down) on failure. */
-static bool sctp_send(collector_link *l, const uint8_t *p, size_t n) {
+ * reliable, then acknowledged before data may follow; flow records on the
+ * data stream with the PR-SCTP lifetime; statistics (options records) on
+ * their own stream, fully reliable (RFC 5153 §6.1: "one stream for Flow
+ * data and one for metadata"). Each stream numbers its records itself
+ * (RFC 7011 §3.1), so the writer's sequence number is replaced by the
+ * stream's. False (link down) on failure. */
+static bool sctp_send(collector_link *l, const uint8_t *p, size_t n, const queued *meta) {
     bool templates = p == l->tmsg;
+    /* the close's messages (the final statistics) go behind the flow records,
+     * fully reliable: the Collector then sees any abandoned flow message as
+     * a sequence gap of that stream, the last ones included */
+    uint16_t stream = templates                       ? 0
+                      : meta->options && !l->closing ? l->options_stream
+                                                      : l->data_stream;
+    if (!templates) {
+        memcpy(l->sctp_message, p, n);
+        ipfix_put_u32(l->sctp_message + 8, l->stream_sequence[stream]);
+        p = l->sctp_message;
+    }
     if (!ipfix_sctp_alive(l->assoc)) {
         link_log(l, "association lost: shut down or aborted by the collector; reconnecting");
         link_down(l);
         return false;
     }
-    /* the messages of the close (the last records and the final statistics)
-     * go fully reliable: the Collector then sees any abandoned message before
-     * them as a sequence gap, the tail included */
-    uint32_t ttl = templates || l->closing ? 0 : l->config.sctp_pr_ttl_ms;
-    ipfix_sctp_result r = ipfix_sctp_send(l->assoc, p, n, templates ? 0 : l->data_stream, ttl,
+    bool reliable = templates || l->closing || meta->options;
+    ipfix_sctp_result r = ipfix_sctp_send(l->assoc, p, n, stream,
+                                          reliable ? 0 : l->config.sctp_pr_ttl_ms,
                                           SEND_TIMEOUT_S * 1000u);
     if (r != IPFIX_SCTP_OK) {
         link_log(l, "association lost: %s; reconnecting",
@@ -348,6 +375,7 @@ static bool sctp_send(collector_link *l, const uint8_t *p, size_t n) {
         link_down(l);
         return false;
     }
+    if (!templates) l->stream_sequence[stream] += meta->records;
     return true;
 }
 #endif
@@ -459,11 +487,15 @@ static bool dtls_send(collector_link *l, const uint8_t *p, size_t n) {
     }
 }
 
-/* Send all bytes; false (and the link down for TCP) on failure. */
-static bool send_bytes(collector_link *l, const uint8_t *p, size_t n) {
+/* Send all bytes of a message (`meta`: what a data message holds; NULL
+ * for the template message); false (and the link down for TCP) on
+ * failure. */
+static bool send_bytes(collector_link *l, const uint8_t *p, size_t n, const queued *meta) {
     if (!link_up(l)) return false;
 #ifdef IPFIXKIT_HAVE_SCTP
-    if (l->sctp) return sctp_send(l, p, n);
+    if (l->sctp) return sctp_send(l, p, n, meta);
+#else
+    (void)meta;
 #endif
     if (l->dtls) return dtls_send(l, p, n);
     if (!l->tcp) {
@@ -527,7 +559,7 @@ static size_t build_template_message(collector_link *l, uint32_t sequence) {
 
 static bool send_templates(collector_link *l, uint32_t sequence) {
     size_t n = build_template_message(l, sequence);
-    if (!send_bytes(l, l->tmsg, n)) return false;
+    if (!send_bytes(l, l->tmsg, n, NULL)) return false;
     l->stats.messages++;
     l->stats.bytes += n;
     l->templates_due = false;
@@ -600,7 +632,7 @@ static void tcp_service(collector_link *l) {
     while (l->queued_messages) {
         queued q;
         memcpy(&q, l->queue + l->queue_head, sizeof q);
-        if (!send_bytes(l, l->queue + l->queue_head + sizeof q, q.length)) return;
+        if (!send_bytes(l, l->queue + l->queue_head + sizeof q, q.length, &q)) return;
         l->stats.messages++;
         l->stats.bytes += q.length;
         l->queue_head += sizeof q + q.length;
@@ -615,7 +647,8 @@ static void tcp_service(collector_link *l) {
 static ipfix_status send_message(void *context, const uint8_t *msg, size_t n) {
     collector_link *l = context;
     queued meta = {.length = (uint32_t)n, .records = ipfix_writer_message_records(l->writer),
-                   .packets = l->cur_packets, .octets = l->cur_octets};
+                   .packets = l->cur_packets, .octets = l->cur_octets,
+                   .options = l->building_options};
     l->cur_packets = l->cur_octets = 0;
     if (l->session) {
         tcp_service(l);
@@ -624,13 +657,13 @@ static ipfix_status send_message(void *context, const uint8_t *msg, size_t n) {
             return IPFIX_OK;
         }
         if ((refresh_due(l) && !send_templates(l, ipfix_get_u32(msg + 8))) ||
-            !send_bytes(l, msg, n)) {
+            !send_bytes(l, msg, n, &meta)) {
             queue_push(l, msg, n, &meta); /* resent after reconnecting */
             return IPFIX_OK;
         }
     } else {
         if (refresh_due(l)) send_templates(l, ipfix_get_u32(msg + 8));
-        if (!send_bytes(l, msg, n)) {
+        if (!send_bytes(l, msg, n, &meta)) {
             count_lost(l, meta.records, meta.packets, meta.octets);
             return IPFIX_OK; /* UDP: lost, counted; the writer goes on */
         }
@@ -702,7 +735,11 @@ ipfix_status collector_link_open(const ipfix_endpoint *endpoint,
                               .observation_domain_id = config->odid};
     l->writer = ipfix_writer_new(&wc, send_message, l);
     if (l->session) l->queue = malloc(config->queue_bytes ? config->queue_bytes : 1);
-    if (!l->writer || (l->session && !l->queue)) {
+    bool scratch_ok = true;
+#ifdef IPFIXKIT_HAVE_SCTP
+    if (l->sctp) scratch_ok = (l->sctp_message = malloc(max)) != NULL;
+#endif
+    if (!l->writer || (l->session && !l->queue) || !scratch_ok) {
         collector_link_close(l, 0, NULL);
         return IPFIX_ERR_NOMEM;
     }
@@ -723,6 +760,13 @@ ipfix_status collector_link_open(const ipfix_endpoint *endpoint,
 ipfix_status collector_link_add(collector_link *l, const ipfix_template *tmpl,
                                 const uint8_t *record, size_t length, uint64_t packets,
                                 uint64_t octets) {
+    /* SCTP: flow records and statistics travel in messages of their own
+     * (different streams); the writer's message is flushed at a change */
+    bool options = ipfix_template_is_options(tmpl);
+    if (l->sctp && options != l->building_options) {
+        ipfix_writer_flush(l->writer);
+        l->building_options = options;
+    }
     ipfix_status st = ipfix_writer_add_record(l->writer, tmpl, record, length);
     if (st != IPFIX_OK) {
         count_lost(l, 1, packets, octets);
@@ -796,12 +840,14 @@ void collector_link_close(collector_link *l, unsigned drain_ms, collector_link_s
 #ifdef IPFIXKIT_HAVE_SCTP
     /* delivered before the SHUTDOWN (RFC 7011 §10.2.4); under loss the
      * retransmission timer backs off (1, 2, 4 s...): wait longer than TCP */
+    uint64_t waited = monotonic_ms();
     if (l->assoc &&
         !ipfix_sctp_wait_acked(l->assoc, drain_ms > SCTP_CLOSE_WAIT_MS ? drain_ms
                                                                        : SCTP_CLOSE_WAIT_MS))
-        link_log(l, "closing with messages the collector has not acknowledged after %u ms: "
+        link_log(l, "closing with messages the collector has not acknowledged after %llu ms%s: "
                     "they are lost unless the stack delivers them during the shutdown",
-                 drain_ms > SCTP_CLOSE_WAIT_MS ? drain_ms : SCTP_CLOSE_WAIT_MS);
+                 (unsigned long long)(monotonic_ms() - waited),
+                 ipfix_sctp_alive(l->assoc) ? "" : " (association gone)");
 #endif
     if (final) collector_link_get_stats(l, final);
     if (l->fd >= 0) {
@@ -815,5 +861,8 @@ void collector_link_close(collector_link *l, unsigned drain_ms, collector_link_s
 #endif
     ipfix_tls_context_free(l->tls_context);
     free(l->queue);
+#ifdef IPFIXKIT_HAVE_SCTP
+    free(l->sctp_message);
+#endif
     free(l);
 }

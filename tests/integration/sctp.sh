@@ -19,8 +19,9 @@
 #     first on the new association, and every record is stored.
 #     (For each scheme.)
 #  3. tshark decodes a capture of the UDP-encapsulated association as SCTP
-#     carrying IPFIX: templates on stream 0, data on stream 1, nothing
-#     malformed (skipped if capturing is not possible).
+#     carrying IPFIX: templates on stream 0, flow records on stream 1 and
+#     the final statistics behind them (periodic statistics go on stream
+#     2), nothing malformed (skipped if capturing is not possible).
 #  4. Without CAP_NET_RAW (setpriv to nobody), sctp:// is refused on both
 #     sides with a message naming the missing privilege; sctp+udp:// works.
 # PR-SCTP abandonment under packet loss: tests/integration/sctp_loss.sh.
@@ -77,7 +78,7 @@ run_ok() { # scheme label host ttl-ms
     { cat "$T/probe-$label.err" >&2; fail "$label: probe exit status"; }
   local want="fully reliable"
   [ "$ttl" -gt 0 ] && want="PR-SCTP timed reliability $ttl ms"
-  grep -q "connected ($kind, 2 streams, data on stream 1, $want)" "$T/probe-$label.err" ||
+  grep -q "connected ($kind, 3 streams: templates on 0, flow records on 1, statistics on 2, $want)" "$T/probe-$label.err" ||
     { cat "$T/probe-$label.err" >&2; fail "$label: the probe did not report its association"; }
   grep -q "not sent: 0 records" "$T/probe-$label.err" ||
     { cat "$T/probe-$label.err" >&2; fail "$label: records not sent"; }
@@ -161,14 +162,17 @@ if command -v dumpcap >/dev/null 2>&1 && command -v tshark >/dev/null 2>&1; then
     tshark -r "$T/sctp.pcapng" "${D[@]}" -Y cflow -T fields -e sctp.data_sid -e cflow.flowset_id \
       2>"$T/tshark.err" > "$T/sets.txt" || { cat "$T/tshark.err" >&2; fail "tshark cannot read the capture"; }
     # stream 0: the template message (Template Set 2, Options Template Set 3);
-    # stream 1: data sets only (IDs >= 256)
+    # stream 1: flow data sets (IDs 256, 257), then the final statistics
+    # (258...) in a message of their own; stream 2 (periodic statistics,
+    # none in so short a run): statistics only
     grep -qP '^0x0000\t2,3$' "$T/sets.txt" || { cat "$T/sets.txt" >&2; fail "tshark: no template message on stream 0"; }
-    grep -qP '^0x0001\t' "$T/sets.txt" || { cat "$T/sets.txt" >&2; fail "tshark: no data on stream 1"; }
-    awk -F'\t' '$1=="0x0001"{n=split($2,a,","); for(i=1;i<=n;i++) if(a[i]<256) bad=1} END{exit bad}' \
-      "$T/sets.txt" || { cat "$T/sets.txt" >&2; fail "tshark: template sets on the data stream"; }
+    grep -qP '^0x0001\t25[67](,25[67])*$' "$T/sets.txt" || { cat "$T/sets.txt" >&2; fail "tshark: no flow records on stream 1"; }
+    tail -1 "$T/sets.txt" | grep -qP '^0x0001\t258,259,260' || { cat "$T/sets.txt" >&2; fail "tshark: the final statistics are not last on stream 1"; }
+    awk -F'\t' '$1!="0x0000"{n=split($2,a,","); for(i=1;i<=n;i++) if(a[i]<256 || ($1=="0x0002" && a[i]<258)) bad=1} END{exit bad}' \
+      "$T/sets.txt" || { cat "$T/sets.txt" >&2; fail "tshark: sets on the wrong stream"; }
     MALFORMED=$(tshark -r "$T/sctp.pcapng" "${D[@]}" -Y "_ws.malformed || _ws.expert.severity == error" 2>/dev/null | wc -l)
     [ "$MALFORMED" -eq 0 ] || fail "tshark: $MALFORMED malformed packets"
-    echo "$NAME: tshark decodes SCTP over UDP as IPFIX: templates on stream 0, data on stream 1, none malformed"
+    echo "$NAME: tshark decodes SCTP over UDP as IPFIX: templates on stream 0, flow records then the final statistics on stream 1, none malformed"
   else
     echo "$NAME: capture not possible here, tshark check skipped: $(head -1 "$T/dumpcap.err")"
     kill -TERM "$DPID" 2>/dev/null

@@ -4,15 +4,20 @@
 # loopback drops a random 30% of the exporter's packets that carry SCTP
 # DATA (nftables `numgen random`; this kernel has no netem), for native
 # sctp:// (`sctp chunk data exists`) and sctp+udp:// (the first chunk type
-# inside UDP), during the first 1000 kB of DATA (`quota`: then the path
-# heals, so that the retransmission timer's backoff does not outlast the
-# test). 20000 flows are exported:
+# inside UDP), during the first 500 kB of DATA of 1.4 MB (`quota`; then
+# the path heals, so that the retransmission timer's backoff does not
+# outlast the test). 20000 flows are exported:
 #  - fully reliable (--sctp-pr-ttl 0): every record arrives (SCTP
-#    retransmits), nothing lost, nothing abandoned;
-#  - PR-SCTP timed reliability (--sctp-pr-ttl 5): the stack abandons data
-#    messages (the probe reports them), the collector counts the missing
-#    records from the sequence numbers, and the templates, sent reliably on
-#    stream 0, still arrive: no data set without its template.
+#    retransmits), nothing lost;
+#  - PR-SCTP timed reliability (--sctp-pr-ttl 5): the stack abandons flow
+#    messages, the collector counts exactly the missing records from the
+#    sequence numbers of stream 1 (stored + lost = sent: the final
+#    statistics follow on stream 1, fully reliable), and the templates,
+#    sent reliably on stream 0, still arrive: no data set without its
+#    template.
+# A run whose probe reports that the collector had not acknowledged
+# everything when it closed (loss recovery slower than its 15 s, seen on a
+# starved machine) proves nothing and is run again.
 # Needs root (network namespace, nftables); skipped otherwise.
 #
 # Env (set by CTest): IPFIX, SOURCE_DIR, BUILD_DIR. Exit 0 pass, 1 fail, 77 skip.
@@ -41,7 +46,7 @@ IPFIX=$T/ipfix-ns # start_collect and the probe run inside the namespace
 make_restart_trace
 cat "$T/half1.pcap" "$T/half2.raw" > "$T/trace.pcap"
 FLOWS=20000
-LOSS=${LOSS:-30} PRTTL=${PRTTL:-5} QUOTA=${QUOTA:-1000} # env overrides for experiments
+LOSS=${LOSS:-30} PRTTL=${PRTTL:-5} QUOTA=${QUOTA:-500} # env overrides for experiments
 
 set_loss() { # scheme port
   ip netns exec "$NS" nft flush ruleset
@@ -62,7 +67,7 @@ stat_of() { # log key: the figure after KEY on the last total: line
   awk -v k="$2" '/^total:/{for(i=1;i<NF;i++) if($i==k) v=$(i+1)} END{print v+0}' "$1"
 }
 
-run() { # scheme ttl: sets RUN_LOST
+run() { # scheme ttl attempt: sets RUN_LOST, RUN_STALLED
   local scheme=$1 ttl=$2 label=$1-ttl$2-$3 port
   port=$(free_port)
   set_loss "$scheme" "$port"
@@ -85,6 +90,14 @@ run() { # scheme ttl: sets RUN_LOST
   [ "${drops:-0}" -gt 0 ] || fail "$label: the drop rule dropped nothing"
   [ "$missing" -eq 0 ] || fail "$label: data sets arrived before their templates"
   [ "$templates" -eq 5 ] || fail "$label: templates did not all arrive ($templates)"
+  RUN_STALLED=0
+  if grep -q "closing with messages the collector has not acknowledged" "$T/probe-$label.err"; then
+    # the path did not heal in time (retransmission timer backoff on a
+    # starved machine): the probe says so; the run proves nothing either way
+    echo "$NAME: $label: $(grep -o 'closing with messages.*ms[^:]*' "$T/probe-$label.err"); run again"
+    RUN_STALLED=1
+    return
+  fi
   # the close's messages are fully reliable: every abandoned record shows as a gap
   [ $((records + lost)) -eq "$sent" ] || fail "$label: $records stored + $lost lost is not the $sent sent"
   [ "$ttl" -gt 0 ] || [ "$lost" -eq 0 ] || fail "$label: fully reliable, yet $lost records lost"
@@ -92,14 +105,18 @@ run() { # scheme ttl: sets RUN_LOST
 }
 
 for scheme in sctp sctp+udp; do
-  run "$scheme" 0 1
+  for attempt in 1 2 3; do
+    run "$scheme" 0 "$attempt"
+    [ "$RUN_STALLED" -eq 0 ] && break
+  done
+  [ "$RUN_STALLED" -eq 0 ] || fail "$scheme: fully reliable export stalled 3 times"
   # abandonment needs a loss noticed after the lifetime (a lost
   # retransmission, or a message that waited in the congested send queue):
   # likely (about 3 runs in 4 here), not certain, in one run
   abandoned=0
   for attempt in 1 2 3 4 5 6; do
     run "$scheme" "$PRTTL" "$attempt"
-    [ "$RUN_LOST" -gt 0 ] && { abandoned=1; break; }
+    [ "$RUN_STALLED" -eq 0 ] && [ "$RUN_LOST" -gt 0 ] && { abandoned=1; break; }
   done
   [ "$abandoned" -eq 1 ] || fail "$scheme: no record abandoned in 6 runs under ${LOSS}% loss with a ${PRTTL} ms lifetime"
   echo "$NAME: $scheme://: fully reliable: every record arrives under ${LOSS}% DATA loss; PR-SCTP ${PRTTL} ms: data abandoned (counted by the collector) while the templates arrive"
