@@ -68,4 +68,16 @@ static inline void mb_enterprise_field(msg_builder *m, uint16_t id, uint16_t len
     mb_u32(m, pen);
 }
 
+/* A Template Set with template 256: sourceIPv4Address(4)
+ * destinationIPv4Address(4) octetDeltaCount(8). */
+static inline void mb_template_256(msg_builder *m) {
+    mb_set(m, 2);
+    mb_u16(m, 256);
+    mb_u16(m, 3);
+    mb_field(m, 8, 4);
+    mb_field(m, 12, 4);
+    mb_field(m, 1, 8);
+    mb_end_set(m);
+}
+
 #endif

@@ -186,13 +186,7 @@ restart_run() {
   local r2; r2=$(records_of "$T/$label-2.err")
   grep -q "reconnected (DTLSv1.2" "$T/probe-$label.err" ||
     { cat "$T/probe-$label.err" >&2; fail "$label: the probe did not report a new DTLS session"; }
-  grep -q "flows: 20000 created, 20000 exported" "$T/probe-$label.err" ||
-    { cat "$T/probe-$label.err" >&2; fail "$label: not every flow exported"; }
-  # the new session starts with the templates: no missing template sets, 5 templates known
-  grep "^total:" "$T/$label-2.err" | grep -q " lost 0 out_of_order 0 malformed 0 missing_template_sets 0 " ||
-    { grep "^total:" "$T/$label-2.err" >&2; fail "$label: the second collector reports errors"; }
-  grep -q "^exporter dtls .* templates 5$" "$T/$label-2.err" ||
-    { grep "^exporter" "$T/$label-2.err" >&2; fail "$label: templates not resent on the new DTLS session"; }
+  check_restarted "$label" "$T/probe-$label.err" "$T/$label-2.err" dtls
   local notsent
   notsent=$(grep -o "not sent: [0-9]* records" "$T/probe-$label.err" | awk '{print $3}')
   if [ "$how" = term ]; then

@@ -126,12 +126,7 @@ run_restart() { # scheme
     { cat "$T/probe-$r.err" >&2; fail "$r: the probe did not report losing and regaining the association"; }
   grep -q "not sent: 0 records" "$T/probe-$r.err" ||
     { cat "$T/probe-$r.err" >&2; fail "$r: records not sent"; }
-  grep -q "flows: 20000 created, 20000 exported" "$T/probe-$r.err" ||
-    { cat "$T/probe-$r.err" >&2; fail "$r: not every flow exported"; }
-  grep "^total:" "$T/$r-2.err" | grep -q " lost 0 out_of_order 0 malformed 0 missing_template_sets 0 " ||
-    { grep "^total:" "$T/$r-2.err" >&2; fail "$r: the second collector reports errors"; }
-  grep -q "^exporter $scheme .* templates 5$" "$T/$r-2.err" ||
-    { grep "^exporter" "$T/$r-2.err" >&2; fail "$r: templates not resent on the new association"; }
+  check_restarted "$r" "$T/probe-$r.err" "$T/$r-2.err" "$scheme"
   [ $((r1 + r2)) -eq 20003 ] || fail "$r: $r1 + $r2 records stored, expected 20003"
   echo "$NAME: $scheme:// restart: $r1 records before, $r2 after the restart (templates resent); none lost"
 }

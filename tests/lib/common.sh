@@ -24,6 +24,11 @@
 #                              half1 at once and half2 once $T/go-LABEL
 #                              exists (at most 30 s); stderr in
 #                              $T/probe-LABEL.err; sets PIPED_PROBE (its PID)
+#   check_restarted LABEL PROBE_LOG COLLECTOR2_LOG EXPORTER
+#                              after such a restart: the probe exported all
+#                              20000 flows; the second collector reports no
+#                              loss or errors and knows the 5 templates for
+#                              its session named EXPORTER (tls, sctp, ...)
 
 SOURCE_DIR=${SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 BUILD_DIR=${BUILD_DIR:-$SOURCE_DIR/build}
@@ -135,6 +140,16 @@ with open(sys.argv[2], "wb") as f:
     for i in range(n // 2, n): f.write(packet(i))
 PYEOF
   [ -s "$T/half2.raw" ] || fail "building the restart trace"
+}
+
+check_restarted() { # label probe-log collector2-log exporter-name
+  grep -q "flows: 20000 created, 20000 exported" "$2" ||
+    { cat "$2" >&2; fail "$1: not every flow exported"; }
+  # the new session starts with the templates: no missing template sets, 5 templates known
+  grep "^total:" "$3" | grep -q " lost 0 out_of_order 0 malformed 0 missing_template_sets 0 " ||
+    { grep "^total:" "$3" >&2; fail "$1: the second collector reports errors"; }
+  grep -q "^exporter $4 .* templates 5$" "$3" ||
+    { grep "^exporter" "$3" >&2; fail "$1: templates not resent on the new session"; }
 }
 
 start_piped_probe() { # label uri [probe args...]

@@ -72,17 +72,6 @@ static const ipfix_event *find_event(const collected *c, ipfix_event_kind kind, 
     return NULL;
 }
 
-/* Template 256: sourceIPv4Address(4) destinationIPv4Address(4) octetDeltaCount(8) */
-static void add_template_256(msg_builder *m) {
-    mb_set(m, 2);
-    mb_u16(m, 256);
-    mb_u16(m, 3);
-    mb_field(m, 8, 4);
-    mb_field(m, 12, 4);
-    mb_field(m, 1, 8);
-    mb_end_set(m);
-}
-
 static void add_records_256(msg_builder *m, int n, uint64_t first_octets) {
     mb_set(m, 256);
     for (int i = 0; i < n; i++) {
@@ -97,7 +86,7 @@ static void test_template_and_data_in_one_message(void **state) {
     ipfix_session *s = new_session(IPFIX_TRANSPORT_TCP);
     msg_builder m;
     mb_begin(&m, 1000, 0, 7);
-    add_template_256(&m);
+    mb_template_256(&m);
     add_records_256(&m, 3, 100);
     size_t len = mb_finish(&m);
     collected c;
@@ -124,7 +113,7 @@ static void test_padding_accepted(void **state) {
     ipfix_session *s = new_session(IPFIX_TRANSPORT_FILE);
     msg_builder m;
     mb_begin(&m, 1, 0, 0);
-    add_template_256(&m);
+    mb_template_256(&m);
     mb_set(&m, 256);
     mb_u32(&m, 1); mb_u32(&m, 2); mb_u64(&m, 3);
     mb_u16(&m, 0); mb_u8(&m, 0); /* 3 bytes of padding */
@@ -140,7 +129,7 @@ static void test_nonzero_padding_rejected(void **state) {
     ipfix_session *s = new_session(IPFIX_TRANSPORT_FILE);
     msg_builder m;
     mb_begin(&m, 1, 0, 0);
-    add_template_256(&m);
+    mb_template_256(&m);
     mb_set(&m, 256);
     mb_u32(&m, 1); mb_u32(&m, 2); mb_u64(&m, 3);
     mb_u16(&m, 0x0101);
@@ -157,7 +146,7 @@ static void test_withdrawal_tcp_and_reuse(void **state) {
     ipfix_session *s = new_session(IPFIX_TRANSPORT_TCP);
     msg_builder m;
     mb_begin(&m, 1, 0, 1);
-    add_template_256(&m);
+    mb_template_256(&m);
     mb_set(&m, 2); /* withdraw 256, then withdraw unknown 300 */
     mb_u16(&m, 256); mb_u16(&m, 0);
     mb_u16(&m, 300); mb_u16(&m, 0);
@@ -178,7 +167,7 @@ static void test_all_templates_withdrawal(void **state) {
     ipfix_session *s = new_session(IPFIX_TRANSPORT_SCTP);
     msg_builder m;
     mb_begin(&m, 1, 0, 1);
-    add_template_256(&m);
+    mb_template_256(&m);
     mb_set(&m, 3); /* options template 257: scope observationDomainId, field exportedMessageTotalCount */
     mb_u16(&m, 257); mb_u16(&m, 2); mb_u16(&m, 1);
     mb_field(&m, 149, 4);
@@ -200,7 +189,7 @@ static void test_withdrawal_ignored_over_udp(void **state) {
     ipfix_session *s = new_session(IPFIX_TRANSPORT_UDP);
     msg_builder m;
     mb_begin(&m, 1, 0, 1);
-    add_template_256(&m);
+    mb_template_256(&m);
     mb_set(&m, 2);
     mb_u16(&m, 256); mb_u16(&m, 0);
     mb_end_set(&m);
@@ -228,8 +217,8 @@ static void test_redefinition_rules(void **state) {
         ipfix_session *s = new_session(transports[i]);
         msg_builder m;
         mb_begin(&m, 1, 0, 1);
-        add_template_256(&m);
-        add_template_256(&m); /* identical: refresh */
+        mb_template_256(&m);
+        mb_template_256(&m); /* identical: refresh */
         redefine_256(&m);
         mb_set(&m, 256);
         mb_u64(&m, 42);
@@ -253,7 +242,7 @@ static void test_udp_template_lifetime(void **state) {
     ipfix_session *s = ipfix_session_new(model, &cfg);
     msg_builder m;
     mb_begin(&m, 1, 0, 1);
-    add_template_256(&m);
+    mb_template_256(&m);
     collected c;
     read_message(s, m.buf, mb_finish(&m), 1000, &c);
     mb_begin(&m, 2, 0, 1);
@@ -280,7 +269,7 @@ static void test_udp_held_sets_replayed(void **state) {
     assert_true(find_event(&c, IPFIX_EVENT_MISSING_TEMPLATE, 0)->u.missing.held);
     assert_int_equal(ipfix_session_pending_bytes(s), 32);
     mb_begin(&m, 2, 2, 1);
-    add_template_256(&m);
+    mb_template_256(&m);
     add_records_256(&m, 1, 50);
     read_message(s, m.buf, mb_finish(&m), 6, &c);
     assert_int_equal(c.records, 3);
@@ -322,7 +311,7 @@ static void test_udp_several_held_sets_replayed(void **state) {
 static void send_records(ipfix_session *s, uint32_t seq, int n, collected *c) {
     msg_builder m;
     mb_begin(&m, 1, seq, 3);
-    if (seq == 0) add_template_256(&m);
+    if (seq == 0) mb_template_256(&m);
     add_records_256(&m, n, 0);
     read_message(s, m.buf, mb_finish(&m), 1, c);
 }
@@ -457,7 +446,7 @@ static void test_set_header_errors(void **state) {
         mb_set(&m, bad_ids[i]);
         mb_u32(&m, 0);
         mb_end_set(&m);
-        add_template_256(&m);
+        mb_template_256(&m);
         read_message(s, m.buf, mb_finish(&m), 0, &c);
         expect_single_error(&c, "not used");
         assert_int_equal(c.templates, 1);
@@ -533,7 +522,7 @@ static void test_record_errors(void **state) {
     assert_int_equal(c.records, 0);
     /* fixed template: set too short for even one record */
     mb_begin(&m, 1, 1, 1);
-    add_template_256(&m);
+    mb_template_256(&m);
     mb_set(&m, 256); mb_u32(&m, 1); mb_u32(&m, 2); mb_end_set(&m);
     read_message(s, m.buf, mb_finish(&m), 0, &c);
     expect_single_error(&c, "too short for one record");
@@ -545,7 +534,7 @@ static void test_error_does_not_disturb_next_message(void **state) {
     msg_builder m;
     collected c;
     mb_begin(&m, 1, 0, 1);
-    add_template_256(&m);
+    mb_template_256(&m);
     mb_u16(&m, 256); mb_u16(&m, 3);  /* broken set header at the end */
     read_message(s, m.buf, mb_finish(&m), 1, &c);
     assert_int_equal(c.errors, 1);
@@ -581,7 +570,7 @@ static void test_limits(void **state) {
     msg_builder m;
     collected c;
     mb_begin(&m, 1, 0, 1);
-    add_template_256(&m);
+    mb_template_256(&m);
     redefine_256(&m);
     mb_set(&m, 2); mb_u16(&m, 300); mb_u16(&m, 1); mb_field(&m, 8, 4); mb_end_set(&m);
     read_message(s, m.buf, mb_finish(&m), 0, &c);

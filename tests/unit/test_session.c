@@ -44,24 +44,13 @@ typedef struct result {
     ipfix_event sequence; /* valid when sequence_events == 1 */
 } result;
 
-/* Template 256: sourceIPv4Address(4) destinationIPv4Address(4) octetDeltaCount(8) */
-static void add_template_256(msg_builder *m) {
-    mb_set(m, 2);
-    mb_u16(m, 256);
-    mb_u16(m, 3);
-    mb_field(m, 8, 4);
-    mb_field(m, 12, 4);
-    mb_field(m, 1, 8);
-    mb_end_set(m);
-}
-
 /* One message of ODID 7 with `records` data records of template 256 (and
  * the template first when `with_template`), read as arriving on `stream`. */
 static result send_on(ipfix_session *s, uint16_t stream, uint32_t sequence, int records,
                       bool with_template) {
     msg_builder m;
     mb_begin(&m, 1000, sequence, ODID);
-    if (with_template) add_template_256(&m);
+    if (with_template) mb_template_256(&m);
     mb_set(&m, 256);
     for (int i = 0; i < records; i++) {
         mb_u32(&m, 0x0a000001);
