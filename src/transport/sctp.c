@@ -134,36 +134,36 @@ ipfix_status ipfix_sctp_stack_acquire(uint16_t udp_port, bool native, ipfix_sctp
     *out = NULL;
     pthread_mutex_lock(&stack_lock);
     ipfix_sctp_stack *s = &the_stack;
-    const char *refusal = NULL;
+    enum { ACQUIRED, OTHER_PORT, NOT_NATIVE, NO_RAW_SOCKETS, NO_FREE_PORT } result = ACQUIRED;
     int why = 0;
     if (s->running) { /* also after a release whose usrsctp_finish gave up */
-        if (udp_port && udp_port != s->udp_port) refusal = "port";
-        else if (native && !s->native) refusal = "native";
+        if (udp_port && udp_port != s->udp_port) result = OTHER_PORT;
+        else if (native && !s->native) result = NOT_NATIVE;
     } else if (native && !raw_sockets_allowed(&why)) {
-        refusal = "raw";
+        result = NO_RAW_SOCKETS;
     } else {
         if (!udp_port) udp_port = free_udp_port();
-        if (!udp_port) refusal = "free", why = errno;
+        if (!udp_port) result = NO_FREE_PORT, why = errno;
         else stack_start(s, udp_port, native);
     }
-    if (!refusal) s->refs++;
+    if (result == ACQUIRED) s->refs++;
     uint16_t running = s->udp_port;
     pthread_mutex_unlock(&stack_lock);
-    if (!refusal) {
+    if (result == ACQUIRED) {
         *out = s;
         return IPFIX_OK;
     }
-    if (refusal[0] == 'p')
+    if (result == OTHER_PORT)
         return ipfix_error_set(err, IPFIX_ERR_INVALID_ARG, 0, "sctp",
                                "usrsctp runs one stack per process: its UDP encapsulation "
                                "port is %u, %u was asked for",
                                running, udp_port);
-    if (refusal[0] == 'n')
+    if (result == NOT_NATIVE)
         return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "sctp",
                                "usrsctp runs one stack per process and this one was started "
                                "for sctp+udp:// only, without raw IP sockets: set up sctp:// "
                                "endpoints before sctp+udp:// ones");
-    if (refusal[0] == 'r')
+    if (result == NO_RAW_SOCKETS)
         return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "sctp",
                                "sctp:// needs root or CAP_NET_RAW for raw IP (%s); "
                                "sctp+udp:// does not",
@@ -251,7 +251,8 @@ ipfix_status ipfix_sctp_connect(ipfix_sctp_stack *stack, const struct sockaddr *
         return ipfix_error_set(err, IPFIX_ERR_IO, 0, "sctp", "socket: %s", strerror(errno));
     const char *why = NULL;
     int saved = 0;
-    if (!udp_encapsulation && !stack->native) why = "native SCTP on a stack without raw sockets", saved = EPROTONOSUPPORT;
+    if (!udp_encapsulation && !stack->native)
+        why = "native SCTP on a stack without raw sockets", saved = EPROTONOSUPPORT;
     if (!why && udp_encapsulation && set_encaps(so, addr_port(addr)) != 0)
         why = "SCTP_REMOTE_UDP_ENCAPS_PORT", saved = errno;
     if (!why && usrsctp_set_non_blocking(so, 1) != 0) why = "non-blocking", saved = errno;
