@@ -18,7 +18,7 @@
 #     exporter notices, queues, reconnects with backoff, sends the templates
 #     first on the new association, and every record is stored.
 #     (For each scheme.)
-#  3. tshark decodes a capture of the UDP-encapsulated association as SCTP
+#  3. tshark decodes a capture of each kind of association as SCTP
 #     carrying IPFIX: templates on stream 0, flow records on stream 1 and
 #     the final statistics behind them (periodic statistics go on stream
 #     2), nothing malformed (skipped if capturing is not possible).
@@ -133,45 +133,56 @@ run_restart() { # scheme
 for scheme in $SCHEMES; do run_restart "$scheme"; done
 
 # ------------------------------------------------------------ 3. tshark
-if command -v dumpcap >/dev/null 2>&1 && command -v tshark >/dev/null 2>&1; then
-  PORT=$(free_port)
-  timeout 30 dumpcap -q -i lo -f "udp port $PORT" -a duration:25 -w "$T/sctp.pcapng" \
-    2>"$T/dumpcap.err" &
-  DPID=$!
-  track "$DPID"
+capture_check() { # scheme
+  local scheme=$1 port filter kind D dpid i malformed
+  port=$(free_port)
+  if [ "$scheme" = sctp ]; then
+    filter="sctp port $port" kind="native SCTP"
+    D=(-d "sctp.port==$port,cflow")
+  else
+    filter="udp port $port" kind="SCTP over UDP"
+    D=(-d "udp.port==$port,sctp" -d "sctp.port==$port,cflow")
+  fi
+  timeout 30 dumpcap -q -i lo -f "$filter" -a duration:25 -w "$T/$scheme.pcapng" \
+    2>"$T/dumpcap-$scheme.err" &
+  dpid=$!
+  track "$dpid"
   for i in $(seq 100); do
-    grep -q "Capturing on" "$T/dumpcap.err" 2>/dev/null && break
-    kill -0 "$DPID" 2>/dev/null || break
+    grep -q "Capturing on" "$T/dumpcap-$scheme.err" 2>/dev/null && break
+    kill -0 "$dpid" 2>/dev/null || break
     sleep 0.05
   done
-  if grep -q "Capturing on" "$T/dumpcap.err"; then
-    start_collect "$T/collect-cap.err" --listen "sctp+udp://127.0.0.1:$PORT" -w "$T/store-cap" --no-fsync
-    timeout 60 "$IPFIX" probe -q -r "$T/trace.pcap" -e "sctp+udp://127.0.0.1:$PORT" \
-      --sctp-pr-ttl 500 --idle-timeout 5 --active-timeout 10 -m 1M 2>"$T/probe-cap.err" ||
-      fail "capture: probe exit status"
-    stop_collect capture "$T/collect-cap.err"
-    sleep 0.5
-    kill -TERM "$DPID" 2>/dev/null
-    wait "$DPID" 2>/dev/null
-    D=(-d "udp.port==$PORT,sctp" -d "sctp.port==$PORT,cflow")
-    tshark -r "$T/sctp.pcapng" "${D[@]}" -Y cflow -T fields -e sctp.data_sid -e cflow.flowset_id \
-      2>"$T/tshark.err" > "$T/sets.txt" || { cat "$T/tshark.err" >&2; fail "tshark cannot read the capture"; }
-    # stream 0: the template message (Template Set 2, Options Template Set 3);
-    # stream 1: flow data sets (IDs 256, 257), then the final statistics
-    # (258...) in a message of their own; stream 2 (periodic statistics,
-    # none in so short a run): statistics only
-    grep -qP '^0x0000\t2,3$' "$T/sets.txt" || { cat "$T/sets.txt" >&2; fail "tshark: no template message on stream 0"; }
-    grep -qP '^0x0001\t25[67](,25[67])*$' "$T/sets.txt" || { cat "$T/sets.txt" >&2; fail "tshark: no flow records on stream 1"; }
-    tail -1 "$T/sets.txt" | grep -qP '^0x0001\t258,259,260' || { cat "$T/sets.txt" >&2; fail "tshark: the final statistics are not last on stream 1"; }
-    awk -F'\t' '$1!="0x0000"{n=split($2,a,","); for(i=1;i<=n;i++) if(a[i]<256 || ($1=="0x0002" && a[i]<258)) bad=1} END{exit bad}' \
-      "$T/sets.txt" || { cat "$T/sets.txt" >&2; fail "tshark: sets on the wrong stream"; }
-    MALFORMED=$(tshark -r "$T/sctp.pcapng" "${D[@]}" -Y "_ws.malformed || _ws.expert.severity == error" 2>/dev/null | wc -l)
-    [ "$MALFORMED" -eq 0 ] || fail "tshark: $MALFORMED malformed packets"
-    echo "$NAME: tshark decodes SCTP over UDP as IPFIX: templates on stream 0, flow records then the final statistics on stream 1, none malformed"
-  else
-    echo "$NAME: capture not possible here, tshark check skipped: $(head -1 "$T/dumpcap.err")"
-    kill -TERM "$DPID" 2>/dev/null
+  if ! grep -q "Capturing on" "$T/dumpcap-$scheme.err"; then
+    echo "$NAME: capture not possible here, tshark check skipped: $(head -1 "$T/dumpcap-$scheme.err")"
+    kill -TERM "$dpid" 2>/dev/null
+    return
   fi
+  start_collect "$T/collect-cap-$scheme.err" --listen "$scheme://127.0.0.1:$port" --no-fsync
+  timeout 60 "$IPFIX" probe -q -r "$T/trace.pcap" -e "$scheme://127.0.0.1:$port" \
+    --sctp-pr-ttl 500 --idle-timeout 5 --active-timeout 10 -m 1M 2>"$T/probe-cap-$scheme.err" ||
+    fail "capture: probe exit status"
+  stop_collect "capture-$scheme" "$T/collect-cap-$scheme.err"
+  sleep 0.5
+  kill -TERM "$dpid" 2>/dev/null
+  wait "$dpid" 2>/dev/null
+  local sets=$T/sets-$scheme.txt
+  tshark -r "$T/$scheme.pcapng" "${D[@]}" -Y cflow -T fields -e sctp.data_sid -e cflow.flowset_id \
+    2>"$T/tshark.err" > "$sets" || { cat "$T/tshark.err" >&2; fail "tshark cannot read the capture"; }
+  # stream 0: the template message (Template Set 2, Options Template Set 3);
+  # stream 1: flow data sets (IDs 256, 257), then the final statistics
+  # (258...) in a message of their own; stream 2 (periodic statistics,
+  # none in so short a run): statistics only
+  grep -qP '^0x0000\t2,3$' "$sets" || { cat "$sets" >&2; fail "tshark $scheme: no template message on stream 0"; }
+  grep -qP '^0x0001\t25[67](,25[67])*$' "$sets" || { cat "$sets" >&2; fail "tshark $scheme: no flow records on stream 1"; }
+  tail -1 "$sets" | grep -qP '^0x0001\t258,259,260' || { cat "$sets" >&2; fail "tshark $scheme: the final statistics are not last on stream 1"; }
+  awk -F'\t' '$1!="0x0000"{n=split($2,a,","); for(i=1;i<=n;i++) if(a[i]<256 || ($1=="0x0002" && a[i]<258)) bad=1} END{exit bad}' \
+    "$sets" || { cat "$sets" >&2; fail "tshark $scheme: sets on the wrong stream"; }
+  malformed=$(tshark -r "$T/$scheme.pcapng" "${D[@]}" -Y "_ws.malformed || _ws.expert.severity == error" 2>/dev/null | wc -l)
+  [ "$malformed" -eq 0 ] || fail "tshark $scheme: $malformed malformed packets"
+  echo "$NAME: tshark decodes $kind as IPFIX: templates on stream 0, flow records then the final statistics on stream 1, none malformed"
+}
+if command -v dumpcap >/dev/null 2>&1 && command -v tshark >/dev/null 2>&1; then
+  for scheme in $SCHEMES; do capture_check "$scheme"; done
 fi
 
 # ------------------------------------------------------------ 4. no CAP_NET_RAW
