@@ -156,7 +156,7 @@ start_piped_probe() { # label uri [probe args...]
   local label=$1 uri=$2; shift 2
   rm -f "$T/pipe-$label" "$T/go-$label"
   mkfifo "$T/pipe-$label" || fail "mkfifo"
-  timeout 60 "$IPFIX" probe -r - -e "$uri" "$@" --idle-timeout 1 --stats-interval 0 -m 16M \
+  timeout 60 "$IPFIX" probe -r - -e "$uri" --idle-timeout 1 --stats-interval 0 -m 16M "$@" \
     < "$T/pipe-$label" 2>"$T/probe-$label.err" &
   PIPED_PROBE=$!
   track "$PIPED_PROBE"
