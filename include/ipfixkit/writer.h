@@ -95,6 +95,12 @@ uint32_t ipfix_writer_domain(const ipfix_writer *writer);
 uint32_t ipfix_writer_message_records(const ipfix_writer *writer);
 size_t ipfix_writer_max_message_size(const ipfix_writer *writer);
 
+/* Lower (or raise, up to the size the writer was created with) the
+ * maximum message size for the messages that follow, e.g. to a path MTU
+ * learnt later; a message being built that no longer fits is emitted
+ * first. IPFIX_ERR_INVALID_ARG outside 64..the creation size. */
+ipfix_status ipfix_writer_set_max_message_size(ipfix_writer *writer, size_t size);
+
 /* Encode a whole record from values in template order (varlen fields get
  * their length prefix). *length receives the bytes written. */
 ipfix_status ipfix_record_encode(const ipfix_template *tmpl, const ipfix_value *values,

@@ -28,6 +28,7 @@ typedef struct writer_domain {
 
 struct ipfix_writer {
     size_t max;                /* max_message_size */
+    size_t capacity;           /* bytes of buf: the max at creation */
     ipfix_message_sink sink;
     void *sink_context;
     ipfix_clock clock;
@@ -80,7 +81,7 @@ ipfix_writer *ipfix_writer_new(const ipfix_writer_config *config, ipfix_message_
     if (max < WRITER_MIN_MESSAGE || max > WRITER_MAX_MESSAGE) return NULL;
     ipfix_writer *w = calloc(1, sizeof *w);
     if (!w) return NULL;
-    w->max = max;
+    w->max = w->capacity = max;
     w->sink = sink;
     w->sink_context = sink_context;
     w->clock = config && config->clock ? config->clock : writer_default_clock;
@@ -299,6 +300,13 @@ uint32_t ipfix_writer_message_records(const ipfix_writer *writer) {
 
 size_t ipfix_writer_max_message_size(const ipfix_writer *writer) {
     return writer ? writer->max : 0;
+}
+
+ipfix_status ipfix_writer_set_max_message_size(ipfix_writer *writer, size_t size) {
+    if (size < WRITER_MIN_MESSAGE || size > writer->capacity) return IPFIX_ERR_INVALID_ARG;
+    ipfix_status st = writer->len > size ? ipfix_writer_flush(writer) : IPFIX_OK;
+    writer->max = size;
+    return st;
 }
 
 uint64_t ipfix_writer_messages(const ipfix_writer *writer) {

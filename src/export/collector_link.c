@@ -31,9 +31,16 @@
  * (bounded by HANDSHAKE_TIMEOUT_S, handshake flights fragmented to the
  * max_message datagram size, retransmitted on the DTLS timer), the peer
  * verified as for TLS. Each IPFIX Message goes in one DTLS record in one
- * datagram: the writer's limit is max_message - IPFIX_DTLS_RECORD_OVERHEAD
- * (so the default 1400-byte datagram carries messages of up to 1363
- * bytes). Templates are refreshed as over UDP (RFC 7011 §10.3.6) and sent
+ * datagram of at most max_message bytes, and no larger than the path MTU
+ * allows (RFC 6347 §4.1.1: the socket sets DF, IP_PMTUDISC_DO, and the
+ * kernel's path MTU of the connected socket, IP_MTU/IPV6_MTU, less the IP
+ * and UDP headers, bounds the datagram; it is read again on every new
+ * session, so a path MTU that shrank, learnt from an ICMP "too big" that
+ * made a send fail, applies to the next session): the writer's limit is
+ * that datagram size - IPFIX_DTLS_RECORD_OVERHEAD (so the default
+ * 1400-byte datagram carries messages of up to 1363 bytes). A message
+ * queued before and too large for the new limit is dropped and counted
+ * not sent. Templates are refreshed as over UDP (RFC 7011 §10.3.6) and sent
  * first on every new session (RFC 5471 §3.6.1-3.6.3). DTLS has no
  * connection to lose, so before each send the link reads what came back:
  * a close_notify or a fatal alert from the Collector, or an ICMP error on
@@ -129,6 +136,7 @@ struct collector_link {
     bool sctp;                    /* sctp:// or sctp+udp:// */
     bool sctp_udp;                /* sctp+udp:// (RFC 6951) */
     bool closing;                 /* collector_link_close is flushing */
+    size_t dtls_message_max;      /* DTLS: largest message of this session (path MTU) */
 #ifdef IPFIXKIT_HAVE_SCTP
     ipfix_sctp_stack *stack;      /* our reference to the process's usrsctp stack */
     ipfix_sctp_assoc *assoc;      /* the association while up */
@@ -191,6 +199,12 @@ static void link_log(collector_link *l, const char *format, ...) {
     l->config.log(l->config.log_context, line);
 }
 
+static void count_lost(collector_link *l, uint64_t records, uint64_t packets, uint64_t octets) {
+    l->stats.lost_records += records;
+    l->stats.lost_packets += packets;
+    l->stats.lost_octets += octets;
+}
+
 /* A connection attempt failed: logged when the reason is new. */
 static void connect_failed(collector_link *l, const char *why) {
     if (strcmp(why, l->last_failure) != 0) {
@@ -248,8 +262,25 @@ static bool tls_handshake(collector_link *l, int fd) {
     return true;
 }
 
+/* The largest UDP payload the path takes unfragmented: DF set on the
+ * connected socket (IP_PMTUDISC_DO), then the kernel's path MTU for it
+ * (IP_MTU, IPV6_MTU) less the IP and UDP headers; 0 when unknown. */
+static size_t path_datagram_limit(int fd, int family) {
+    bool v6 = family == AF_INET6;
+    int level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+    int df = v6 ? IPV6_PMTUDISC_DO : IP_PMTUDISC_DO;
+    setsockopt(fd, level, v6 ? IPV6_MTU_DISCOVER : IP_MTU_DISCOVER, &df, sizeof df);
+    int mtu = 0;
+    socklen_t length = sizeof mtu;
+    if (getsockopt(fd, level, v6 ? IPV6_MTU : IP_MTU, &mtu, &length) != 0) return 0;
+    size_t headers = (v6 ? 40u : 20u) + 8u;
+    return mtu > (int)headers ? (size_t)mtu - headers : 0;
+}
+
 /* The DTLS client handshake on the connected non-blocking UDP socket, at
- * most HANDSHAKE_TIMEOUT_S; false (reason logged) when it fails. */
+ * most HANDSHAKE_TIMEOUT_S; false (reason logged) when it fails. Datagrams
+ * (handshake flights included) are sized to max_message or the path MTU,
+ * whichever is smaller. */
 static bool dtls_handshake(collector_link *l, int fd) {
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
     ipfix_error err;
@@ -259,7 +290,11 @@ static bool dtls_handshake(collector_link *l, int fd) {
         return false;
     }
     char why[420] = "";
-    if (!ipfix_tls_conn_set_mtu(l->tls_conn, (unsigned)l->config.max_message))
+    size_t datagram = l->config.max_message, path = path_datagram_limit(fd, l->addr.ss_family);
+    if (path && path < datagram) datagram = path;
+    if (datagram < 256 + IPFIX_DTLS_RECORD_OVERHEAD)
+        snprintf(why, sizeof why, "path MTU too small for DTLS: datagrams of %zu bytes", datagram);
+    else if (!ipfix_tls_conn_set_mtu(l->tls_conn, (unsigned)datagram))
         snprintf(why, sizeof why, "--max-message %zu is too small for DTLS", l->config.max_message);
     uint64_t deadline = monotonic_ms() + HANDSHAKE_TIMEOUT_S * 1000u;
     while (!why[0]) {
@@ -281,10 +316,10 @@ static bool dtls_handshake(collector_link *l, int fd) {
         struct pollfd p = {.fd = fd, .events = r == IPFIX_TLS_WANT_WRITE ? POLLOUT : POLLIN};
         poll(&p, 1, wait);
     }
-    if (!why[0] && ipfix_tls_conn_data_mtu(l->tls_conn) + IPFIX_DTLS_RECORD_OVERHEAD <
-                       l->config.max_message)
+    if (!why[0] && ipfix_tls_conn_data_mtu(l->tls_conn) + IPFIX_DTLS_RECORD_OVERHEAD < datagram)
         snprintf(why, sizeof why, "DTLS record overhead larger than expected (data MTU %zu)",
                  ipfix_tls_conn_data_mtu(l->tls_conn));
+    l->dtls_message_max = datagram - IPFIX_DTLS_RECORD_OVERHEAD;
     if (why[0]) {
         connect_failed(l, why);
         ipfix_tls_conn_free(l->tls_conn);
@@ -429,7 +464,11 @@ static bool link_connect(collector_link *l) {
         if (l->tls_conn) {
             char d[260];
             ipfix_tls_conn_describe(l->tls_conn, d, sizeof d);
-            snprintf(how, sizeof how, " (%s)", d);
+            if (l->dtls && l->dtls_message_max + IPFIX_DTLS_RECORD_OVERHEAD < l->config.max_message)
+                snprintf(how, sizeof how, " (%s; path MTU: messages up to %zu bytes)", d,
+                         l->dtls_message_max);
+            else
+                snprintf(how, sizeof how, " (%s)", d);
         }
         log_connected(l, how);
     }
@@ -497,6 +536,10 @@ static bool send_bytes(collector_link *l, const uint8_t *p, size_t n, const queu
 #else
     (void)meta;
 #endif
+    if (l->dtls && meta && n > l->dtls_message_max) { /* built before the path MTU shrank */
+        count_lost(l, meta->records, meta->packets, meta->octets);
+        return true;
+    }
     if (l->dtls) return dtls_send(l, p, n);
     if (!l->tcp) {
         ssize_t w = send(l->fd, p, n, MSG_NOSIGNAL);
@@ -576,12 +619,6 @@ static bool refresh_due(const collector_link *l) {
         return true;
     return l->config.template_refresh_s &&
            monotonic_ms() - l->templates_sent_ms >= l->config.template_refresh_s * 1000ull;
-}
-
-static void count_lost(collector_link *l, uint64_t records, uint64_t packets, uint64_t octets) {
-    l->stats.lost_records += records;
-    l->stats.lost_packets += packets;
-    l->stats.lost_octets += octets;
 }
 
 /* ------------------------------ TCP queue ------------------------------ */
@@ -760,6 +797,11 @@ ipfix_status collector_link_open(const ipfix_endpoint *endpoint,
 ipfix_status collector_link_add(collector_link *l, const ipfix_template *tmpl,
                                 const uint8_t *record, size_t length, uint64_t packets,
                                 uint64_t octets) {
+    /* DTLS: this session's messages fit its path MTU (emits the message
+     * being built first when it no longer fits) */
+    if (l->dtls && l->dtls_message_max &&
+        ipfix_writer_max_message_size(l->writer) != l->dtls_message_max)
+        ipfix_writer_set_max_message_size(l->writer, l->dtls_message_max);
     /* SCTP: flow records and statistics travel in messages of their own
      * (different streams); the writer's message is flushed at a change */
     bool options = ipfix_template_is_options(tmpl);

@@ -264,6 +264,35 @@ static void test_split_small_messages(void **state) {
     fixture_free(f);
 }
 
+/* The maximum lowered later (a DTLS path MTU): a message being built that
+ * no longer fits is emitted first; later messages keep the new limit; the
+ * limit can go back up to the creation size, not beyond. */
+static void test_set_max_message_size(void **state) {
+    (void)state;
+    fixture *f = fixture_new(1400, 1);
+    uint8_t rec[FLOW_RECORD_LEN];
+    for (uint32_t i = 0; i < 40; i++) { /* 16 + 4 + 40 * 21 = 860 bytes pending */
+        fill_record(rec, i);
+        assert_int_equal(ipfix_writer_add_record(f->w, f->flow, rec, sizeof rec), IPFIX_OK);
+    }
+    assert_int_equal(f->sink.count, 0);
+    assert_int_equal(ipfix_writer_set_max_message_size(f->w, 300), IPFIX_OK);
+    assert_int_equal(f->sink.count, 1); /* the 860-byte message went first */
+    assert_int_equal(f->sink.len[0], 860);
+    for (uint32_t i = 0; i < 40; i++) {
+        fill_record(rec, i);
+        assert_int_equal(ipfix_writer_add_record(f->w, f->flow, rec, sizeof rec), IPFIX_OK);
+    }
+    assert_int_equal(ipfix_writer_flush(f->w), IPFIX_OK);
+    for (size_t m = 1; m < f->sink.count; m++) assert_true(f->sink.len[m] <= 300);
+    assert_true(f->sink.count >= 4);
+    assert_int_equal(ipfix_writer_max_message_size(f->w), 300);
+    assert_int_equal(ipfix_writer_set_max_message_size(f->w, 63), IPFIX_ERR_INVALID_ARG);
+    assert_int_equal(ipfix_writer_set_max_message_size(f->w, 1401), IPFIX_ERR_INVALID_ARG);
+    assert_int_equal(ipfix_writer_set_max_message_size(f->w, 1400), IPFIX_OK);
+    fixture_free(f);
+}
+
 static void test_sequence_per_domain(void **state) {
     (void)state;
     fixture *f = fixture_new(65535, 1);
@@ -504,6 +533,7 @@ int main(void) {
         cmocka_unit_test(test_config_limits),
         cmocka_unit_test(test_template_and_records_one_message),
         cmocka_unit_test(test_split_small_messages),
+        cmocka_unit_test(test_set_max_message_size),
         cmocka_unit_test(test_sequence_per_domain),
         cmocka_unit_test(test_sequence_wraps),
         cmocka_unit_test(test_withdrawals),
