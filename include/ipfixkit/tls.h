@@ -73,6 +73,8 @@ typedef struct ipfix_tls_config {
     const char *cert;     /* PEM: own certificate (chain allowed after it) */
     const char *key;      /* PEM: its private key */
     const char *ca;       /* PEM: CA certificate(s) the peer's chain must lead to */
+    const char *crl;      /* PEM: revocation list(s) of the CA, the peer's certificate is
+                             checked against them (X509_V_FLAG_CRL_CHECK); NULL: none */
     const char *peer_names[IPFIX_TLS_MAX_PEER_NAMES]; /* DNS names or IP literals */
     unsigned peer_name_count;
 } ipfix_tls_config;

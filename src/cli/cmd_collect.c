@@ -74,6 +74,8 @@ static void usage(FILE *out) {
             "      --key FILE         tls://, dtls://: its private key (PEM)\n"
             "      --ca FILE          tls://, dtls://: CA certificate(s) exporters' certificates must\n"
             "                         chain to (a certificate is required from every exporter)\n"
+            "      --crl FILE         tls://, dtls://: revocation list(s) of the CA (PEM): revoked\n"
+            "                         exporter certificates are refused\n"
             "      --peer-name NAME   tls://, dtls://: accept only exporters whose certificate carries\n"
             "                         NAME (DNS or IP, in subjectAltName or CN; repeatable;\n"
             "                         default: any certificate issued by the CA)\n"
@@ -189,6 +191,9 @@ static int parse_args(int argc, char **argv, collect_options *o) {
         } else if (!strcmp(a, "--ca")) {
             if (!v) bad = true;
             else c->tls.ca = argv[++i];
+        } else if (!strcmp(a, "--crl")) {
+            if (!v) bad = true;
+            else c->tls.crl = argv[++i];
         } else if (!strcmp(a, "--peer-name")) {
             if (!v || !v[0] || c->tls.peer_name_count >= IPFIX_TLS_MAX_PEER_NAMES) bad = true;
             else c->tls.peer_names[c->tls.peer_name_count++] = argv[++i];

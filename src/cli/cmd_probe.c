@@ -164,6 +164,8 @@ static void usage(FILE *out) {
         "      --cert FILE          our certificate (PEM; chain may follow)\n"
         "      --key FILE           its private key (PEM)\n"
         "      --ca FILE            CA certificate(s) the collector's certificate must chain to\n"
+        "      --crl FILE           revocation list(s) of the CA (PEM): a revoked collector\n"
+        "                           certificate is refused\n"
         "      --peer-name NAME     name (DNS or IP) the collector's certificate must carry,\n"
         "                           in subjectAltName or CN (repeatable; default: the host\n"
         "                           of the tls:// or dtls:// URI)\n"
@@ -198,7 +200,7 @@ enum {
     OPT_SNAPLEN = 256, OPT_NO_PROMISC, OPT_ODID, OPT_OBS_POINT, OPT_EXP_PROCESS, OPT_MET_PROCESS,
     OPT_INGRESS, OPT_MAX_MESSAGE, OPT_REFRESH, OPT_REFRESH_MSGS, OPT_TIME_UNIT, OPT_STATS,
     OPT_KEYS, OPT_FIELDS, OPT_IDLE, OPT_ACTIVE, OPT_FIN, OPT_PROGRESS, OPT_NO_PROGRESS,
-    OPT_SAMPLE_SEED, OPT_THREADS, OPT_CERT, OPT_KEY, OPT_CA, OPT_PEER_NAME,
+    OPT_SAMPLE_SEED, OPT_THREADS, OPT_CERT, OPT_KEY, OPT_CA, OPT_CRL, OPT_PEER_NAME,
     OPT_SCTP_PR_TTL, OPT_SCTP_UDP_PORT
 };
 
@@ -262,6 +264,7 @@ static int parse_options(int argc, char **argv, probe_options *o) {
         {"cert", required_argument, 0, OPT_CERT},
         {"key", required_argument, 0, OPT_KEY},
         {"ca", required_argument, 0, OPT_CA},
+        {"crl", required_argument, 0, OPT_CRL},
         {"peer-name", required_argument, 0, OPT_PEER_NAME},
         {"sctp-pr-ttl", required_argument, 0, OPT_SCTP_PR_TTL},
         {"sctp-udp-port", required_argument, 0, OPT_SCTP_UDP_PORT},
@@ -316,6 +319,7 @@ static int parse_options(int argc, char **argv, probe_options *o) {
         case OPT_CERT: o->export.tls.cert = optarg; break;
         case OPT_KEY: o->export.tls.key = optarg; break;
         case OPT_CA: o->export.tls.ca = optarg; break;
+        case OPT_CRL: o->export.tls.crl = optarg; break;
         case OPT_SCTP_PR_TTL: ok = parse_u64(optarg, 3600000, &v); o->export.sctp_pr_ttl_ms = (uint32_t)v; break;
         case OPT_SCTP_UDP_PORT: ok = parse_u64(optarg, 65535, &v) && v >= 1; o->export.sctp_udp_port = (uint16_t)v; break;
         case OPT_PEER_NAME:

@@ -375,6 +375,13 @@ static ipfix_status context_make(const ipfix_tls_config *config, bool server, bo
         return context_error(x, err, "key does not match certificate", config->cert);
     if (SSL_CTX_load_verify_locations(x->ctx, config->ca, NULL) != 1)
         return context_error(x, err, "cannot load CA file", config->ca);
+    if (config->crl) { /* a revoked peer certificate is refused ("certificate revoked") */
+        X509_STORE *store = SSL_CTX_get_cert_store(x->ctx);
+        X509_LOOKUP *lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+        if (!lookup || X509_load_crl_file(lookup, config->crl, X509_FILETYPE_PEM) <= 0)
+            return context_error(x, err, "cannot load CRL file", config->crl);
+        X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+    }
     /* RFC 5153 §8.2: the server sends a Certificate Request and fails the
      * handshake without a valid client certificate. */
     SSL_CTX_set_verify(x->ctx, server ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
@@ -499,6 +506,8 @@ static void explain(ipfix_tls_conn *c, int ssl_error) {
             text = "peer refused our certificate: certificate expired (TLS alert)"; break;
         case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
             text = "peer refused our certificate: bad certificate, e.g. name mismatch (TLS alert)"; break;
+        case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+            text = "peer refused our certificate: certificate revoked (TLS alert)"; break;
         case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
             text = "peer refused our certificate (TLS alert certificate unknown)"; break;
         case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:

@@ -3,18 +3,21 @@
 # RFC 6347): `ipfix probe -e dtls://...` to `ipfix collect --listen
 # dtls://...` with the test PKI of tests/tls/make_certs.sh (a test CA with
 # the identities collector.test — IP SANs 127.0.0.1 and ::1 — and
-# exporter.test; a second CA; expired certificates).
+# exporter.test; a second CA; expired certificates; revoked certificates
+# and the CA's revocation list).
 #  1. Connectivity: the hand-checked trace (tools/probe_test_pcap.py) over
 #     DTLS, IPv4 and IPv6 loopback (two collector workers: the per-peer
 #     connected sockets share the listeners' SO_REUSEPORT group), and by DNS
 #     name with --peer-name on both sides: every flow stored exactly as
 #     expected (tests/integration/probe_expected.py), no loss.
 #  2. Policy (RFC 5471 §3.7.5-3.7.7, on DTLS): the collector refuses an
-#     exporter with a certificate of another CA, an expired certificate,
-#     the wrong name, and a client without certificate (openssl s_client
+#     exporter with a certificate of another CA, an expired certificate, a
+#     revoked one (--crl), the wrong name, and a client without certificate
+#     (openssl s_client
 #     -dtls1_2), each logged with the reason and counted (tls_failures); the
 #     exporter refuses a collector with a certificate of another CA, an
-#     expired one, the wrong name, and says why, its records counted as not
+#     expired one, a revoked one, the wrong name, and says why, its records
+#     counted as not
 #     sent; a client that passes the cookie exchange and then goes silent
 #     gets the collector's flight retransmitted (the DTLS timer) and is
 #     dropped after 10 s. Usage errors: dtls:// without the files.
@@ -70,6 +73,8 @@ run_ok dtls-v4 127.0.0.1 127.0.0.1
 run_ok dtls-v6 '[::1]' '[::1]'
 # by DNS name: the URI host is not in the certificate, --peer-name is
 run_ok dtls-names '[::]' localhost --peer-name collector.test -- --peer-name exporter.test
+# with the CA's revocation list on both sides: valid certificates still pass
+run_ok dtls-crl 127.0.0.1 127.0.0.1 --crl "$P/crl.pem" -- --crl "$P/crl.pem"
 echo "$NAME: connectivity: v4, v6 and by name: every flow stored, no loss"
 
 # ------------------------------------------------------------ 2. refusals
@@ -77,6 +82,9 @@ refused_by_collector wrong-ca rogue-exporter \
   "unable to get local issuer certificate (unknown CA" "peer refused our certificate: unknown CA"
 refused_by_collector expired expired-exporter \
   "certificate has expired" "peer refused our certificate: certificate expired"
+refused_by_collector revoked revoked-exporter \
+  "certificate revoked (certificate exporter.test" "peer refused our certificate: certificate revoked" \
+  --crl "$P/crl.pem"
 refused_by_collector wrong-name exporter \
   "peer name mismatch: certificate is for exporter.test, expected exporter1.test" \
   "peer refused our certificate: bad certificate" --peer-name exporter1.test
@@ -131,6 +139,8 @@ echo "$NAME: collector drops a client that stops after the cookie exchange ($(he
 
 refused_by_probe wrong-ca-collector rogue-collector \
   "certificate verify failed: unable to get local issuer certificate (unknown CA"
+refused_by_probe revoked-collector revoked-collector \
+  "certificate verify failed: certificate revoked (certificate collector.test" --crl "$P/crl.pem"
 refused_by_probe expired-collector expired-collector \
   "certificate verify failed: certificate has expired"
 refused_by_probe wrong-name-collector collector \

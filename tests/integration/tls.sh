@@ -3,18 +3,22 @@
 # `ipfix probe -e tls://...` to `ipfix collect --listen tls://...` with the
 # test PKI of tests/tls/make_certs.sh (a test CA with the identities
 # collector.test — IP SANs 127.0.0.1 and ::1 — and exporter.test; a second
-# CA; expired certificates).
+# CA; expired certificates; revoked certificates and the CA's revocation
+# list).
 #  1. RFC 5471 §3.7.2 connectivity: the hand-checked trace
 #     (tools/probe_test_pcap.py) over TLS, IPv4 and IPv6 loopback, and by DNS
-#     name with --peer-name on both sides: every flow stored exactly as
-#     expected (tests/integration/probe_expected.py), no loss.
+#     name with --peer-name on both sides, and with --crl on both sides:
+#     every flow stored exactly as expected
+#     (tests/integration/probe_expected.py), no loss.
 #  2. RFC 5471 §3.7.5-3.7.7 policy: the collector refuses an exporter with a
-#     certificate of another CA, an expired certificate, the wrong name, and
+#     certificate of another CA, an expired certificate, a revoked one
+#     (--crl), the wrong name, and
 #     a client without certificate (openssl s_client), each logged with the
 #     reason and counted (tls_failures), and drops a client that does not
 #     complete the handshake within 10 s; the exporter refuses a collector
-#     with a certificate of another CA, an expired one, the wrong name, and
-#     says why, its records counted as not sent.
+#     with a certificate of another CA, an expired one, a revoked one
+#     (--crl), the wrong name, and says why, its records counted as not
+#     sent.
 #  3. Collector restart in the middle of an export (RFC 5471 §3.6.1-3.6.3):
 #     the probe reads a trace through a pipe; after half of it the collector
 #     is stopped and another started on the same port; the exporter notices
@@ -56,6 +60,8 @@ run_ok tls-v4 127.0.0.1 127.0.0.1
 run_ok tls-v6 '[::1]' '[::1]'
 # by DNS name: the URI host is not in the certificate, --peer-name is
 run_ok tls-names '[::]' localhost --peer-name collector.test -- --peer-name exporter.test
+# with the CA's revocation list on both sides: valid certificates still pass
+run_ok tls-crl 127.0.0.1 127.0.0.1 --crl "$P/crl.pem" -- --crl "$P/crl.pem"
 echo "$NAME: connectivity: v4, v6 and by name: every flow stored, no loss"
 
 # ------------------------------------------------------------ 2. refusals
@@ -63,6 +69,9 @@ refused_by_collector wrong-ca rogue-exporter \
   "unable to get local issuer certificate (unknown CA" "peer refused our certificate: unknown CA"
 refused_by_collector expired expired-exporter \
   "certificate has expired" "peer refused our certificate: certificate expired"
+refused_by_collector revoked revoked-exporter \
+  "certificate revoked (certificate exporter.test" "peer refused our certificate: certificate revoked" \
+  --crl "$P/crl.pem"
 refused_by_collector wrong-name exporter \
   "peer name mismatch: certificate is for exporter.test, expected exporter1.test" \
   "peer refused our certificate: bad certificate" --peer-name exporter1.test
@@ -87,6 +96,8 @@ echo "$NAME: collector drops a client that never completes the handshake: $(cat 
 
 refused_by_probe wrong-ca-collector rogue-collector \
   "certificate verify failed: unable to get local issuer certificate (unknown CA"
+refused_by_probe revoked-collector revoked-collector \
+  "certificate verify failed: certificate revoked (certificate collector.test" --crl "$P/crl.pem"
 refused_by_probe expired-collector expired-collector \
   "certificate verify failed: certificate has expired"
 refused_by_probe wrong-name-collector collector \

@@ -10,6 +10,9 @@
 #   expired-exporter.*       as exporter, same dates
 #   ca2.pem                  a second, unrelated CA
 #   rogue-collector.*, rogue-exporter.*   the same names, signed by ca2
+#   revoked-collector.*, revoked-exporter.*   the same names, signed by ca,
+#                            then revoked
+#   crl.pem                  the test CA's revocation list (the two revoked)
 # EC P-256 keys (fast). Exit status of the first failing openssl command.
 set -euo pipefail
 D=${1:?usage: make_certs.sh DIR}
@@ -36,6 +39,7 @@ new_certs_dir = ./newcerts
 serial = ./serial
 default_md = sha256
 default_days = 3650
+default_crl_days = 3650
 policy = any
 unique_subject = no
 email_in_dn = no
@@ -78,3 +82,9 @@ make_leaf expired-collector collector.test collector_ext ca 200101000000Z 200102
 make_leaf expired-exporter exporter.test exporter_ext ca 200101000000Z 200102000000Z
 make_leaf rogue-collector collector.test collector_ext ca2
 make_leaf rogue-exporter exporter.test exporter_ext ca2
+make_leaf revoked-collector collector.test collector_ext ca
+make_leaf revoked-exporter exporter.test exporter_ext ca
+for who in revoked-collector revoked-exporter; do
+  q openssl ca -batch -config openssl.cnf -cert ca.pem -keyfile ca.key -revoke "$who.pem"
+done
+q openssl ca -batch -config openssl.cnf -cert ca.pem -keyfile ca.key -gencrl -out crl.pem
