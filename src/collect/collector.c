@@ -868,7 +868,8 @@ static size_t sctp_read(collect_worker *w, collect_exporter *e, int max_reads, b
             return got;
         }
         got++;
-        collect_exporter_message(w, e, e->rx, length, stream, &now); /* any stream (RFC 7011 §9.2) */
+        /* any stream (RFC 7011 §9.2), sequence numbers per stream (§3.1) */
+        collect_exporter_message(w, e, e->rx, length, stream, &now);
     }
     if (e->sctp && more) *more = true;
     return got;

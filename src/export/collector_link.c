@@ -65,8 +65,9 @@
  * fully reliable (RFC 5153 §6.1 "one stream for Flow data and one for
  * metadata"), except the messages of collector_link_close (the final
  * statistics): those go on stream 1, fully reliable, so that any abandoned
- * flow message before them shows as a gap in stream 1's sequence numbers. SCTP does not order
- * messages across streams, so after the templates of a new association
+ * flow message before them shows as a gap in stream 1's sequence numbers.
+ * SCTP does not order messages across streams, so after the templates of a
+ * new association
  * the link waits (at most TEMPLATE_ACK_MS, else the association is given
  * up) until the Collector has acknowledged them before any data follows:
  * a Collector never gets data before its template (RFC 7011 §8.2).
