@@ -164,7 +164,6 @@ struct ipfix_collector {
     ipfix_tls_context *tls;            /* server context of the tls:// listeners */
     ipfix_tls_context *dtls;           /* server context of the dtls:// listeners */
     struct ipfix_sctp_stack *sctp_stack; /* usrsctp, when an SCTP listener exists */
-    uint16_t sctp_udp_port;              /* the sctp+udp:// listener's port (0: none) */
     bool stopped;
 };
 

@@ -175,33 +175,30 @@ static ipfix_status worker_init(ipfix_collector *c, collect_worker *w, unsigned 
 }
 
 #ifdef IPFIXKIT_HAVE_SCTP
-/* The process's usrsctp stack for an SCTP listener: native (raw IP
- * sockets) when any listener is sctp://, its UDP encapsulation port the
- * sctp+udp:// listener's (RFC 6951), so at most one such port. */
+/* The process's usrsctp stack for an SCTP listener, started at the first
+ * one: native (raw IP sockets) when any listener is sctp://, its UDP
+ * encapsulation port the first sctp+udp:// listener's (RFC 6951), so every
+ * sctp+udp:// listener must have that port. */
 static ipfix_status acquire_sctp_stack(ipfix_collector *c, const ipfix_endpoint *ep,
                                        const char *uri, ipfix_error *err) {
-    bool encapsulated = ep->scheme == IPFIX_SCHEME_SCTP_UDP;
-    if (c->sctp_stack) {
-        if (encapsulated && c->sctp_udp_port && c->sctp_udp_port != ep->port)
-            return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "listener",
-                                   "%.200s: one sctp+udp:// port per process (usrsctp has one "
-                                   "UDP encapsulation port)",
-                                   uri);
-        if (encapsulated) c->sctp_udp_port = ep->port;
-        return IPFIX_OK;
+    if (!c->sctp_stack) {
+        bool native = false;
+        uint16_t udp_port = 0;
+        for (unsigned i = 0; i < c->config.listen_count; i++) {
+            ipfix_endpoint other;
+            ipfix_error ignored;
+            if (ipfix_endpoint_parse(c->config.listen[i], &other, &ignored) != IPFIX_OK) continue;
+            if (other.scheme == IPFIX_SCHEME_SCTP) native = true;
+            if (other.scheme == IPFIX_SCHEME_SCTP_UDP && !udp_port) udp_port = other.port;
+        }
+        ipfix_status st = ipfix_sctp_stack_acquire(udp_port, native, &c->sctp_stack, err);
+        if (st != IPFIX_OK) return st;
     }
-    bool native = false;
-    uint16_t udp_port = 0;
-    for (unsigned i = 0; i < c->config.listen_count; i++) {
-        ipfix_endpoint other;
-        ipfix_error ignored;
-        if (ipfix_endpoint_parse(c->config.listen[i], &other, &ignored) != IPFIX_OK) continue;
-        if (other.scheme == IPFIX_SCHEME_SCTP) native = true;
-        if (other.scheme == IPFIX_SCHEME_SCTP_UDP && !udp_port) udp_port = other.port;
-    }
-    ipfix_status st = ipfix_sctp_stack_acquire(udp_port, native, &c->sctp_stack, err);
-    if (st != IPFIX_OK) return st;
-    if (encapsulated) c->sctp_udp_port = ep->port;
+    if (ep->scheme == IPFIX_SCHEME_SCTP_UDP && ipfix_sctp_stack_udp_port(c->sctp_stack) != ep->port)
+        return ipfix_error_set(err, IPFIX_ERR_UNSUPPORTED, 0, "listener",
+                               "%.200s: one sctp+udp:// port per process (usrsctp has one "
+                               "UDP encapsulation port)",
+                               uri);
     return IPFIX_OK;
 }
 #endif

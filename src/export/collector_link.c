@@ -138,6 +138,7 @@ struct collector_link {
     bool sctp_udp;                /* sctp+udp:// (RFC 6951) */
     bool closing;                 /* collector_link_close is flushing */
     size_t dtls_message_max;      /* DTLS: largest message of this session (path MTU) */
+    bool dtls_resize_writer;      /* ... not yet applied to the writer */
 #ifdef IPFIXKIT_HAVE_SCTP
     ipfix_sctp_stack *stack;      /* our reference to the process's usrsctp stack */
     ipfix_sctp_assoc *assoc;      /* the association while up */
@@ -321,6 +322,7 @@ static bool dtls_handshake(collector_link *l, int fd) {
         snprintf(why, sizeof why, "DTLS record overhead larger than expected (data MTU %zu)",
                  ipfix_tls_conn_data_mtu(l->tls_conn));
     l->dtls_message_max = datagram - IPFIX_DTLS_RECORD_OVERHEAD;
+    l->dtls_resize_writer = true; /* at the next record: not from inside the connect */
     if (why[0]) {
         connect_failed(l, why);
         ipfix_tls_conn_free(l->tls_conn);
@@ -800,15 +802,15 @@ ipfix_status collector_link_add(collector_link *l, const ipfix_template *tmpl,
                                 uint64_t octets) {
     /* DTLS: this session's messages fit its path MTU (emits the message
      * being built first when it no longer fits) */
-    if (l->dtls && l->dtls_message_max &&
-        ipfix_writer_max_message_size(l->writer) != l->dtls_message_max)
+    if (l->dtls_resize_writer) {
         ipfix_writer_set_max_message_size(l->writer, l->dtls_message_max);
+        l->dtls_resize_writer = false;
+    }
     /* SCTP: flow records and statistics travel in messages of their own
      * (different streams); the writer's message is flushed at a change */
-    bool options = ipfix_template_is_options(tmpl);
-    if (l->sctp && options != l->building_options) {
+    if (l->sctp && ipfix_template_is_options(tmpl) != l->building_options) {
         ipfix_writer_flush(l->writer);
-        l->building_options = options;
+        l->building_options = !l->building_options;
     }
     ipfix_status st = ipfix_writer_add_record(l->writer, tmpl, record, length);
     if (st != IPFIX_OK) {
