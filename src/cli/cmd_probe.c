@@ -610,6 +610,19 @@ static ipfix_status open_source(probe_worker *w) {
     return IPFIX_OK;
 }
 
+/* Said once every ring is active, as tcpdump does: from here on no packet
+ * of the interface is missed, so scripts may wait for this line. */
+static void print_listening(const probe *p) {
+    int linktype = p->workers[0].linktype;
+    const char *name = pcap_datalink_val_to_name(linktype);
+    const char *description = pcap_datalink_val_to_description(linktype);
+    fprintf(stderr, "ipfix probe: listening on %s, link-type %s (%s), snapshot length %d bytes",
+            p->opt.interface, name ? name : "?", description ? description : "?",
+            p->opt.snaplen);
+    if (p->worker_count > 1) fprintf(stderr, ", %u workers", p->worker_count);
+    fputc('\n', stderr);
+}
+
 /* Collector link state changes (connected, refused and why, lost). */
 static void export_log(void *context, const char *line) {
     (void)context;
@@ -916,6 +929,7 @@ int ipfix_cmd_probe(int argc, char **argv) {
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    if (p.opt.interface && !p.opt.quiet) print_listening(&p);
     uint64_t t0 = mono_ns();
     exit_code = p.worker_count > 1 ? run_threads(&p) : run_single(&p, progress);
     for (unsigned i = 0; i < p.worker_count; i++) {
