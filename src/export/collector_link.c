@@ -95,7 +95,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +127,7 @@ typedef struct queued {
     uint32_t length, records;
     uint64_t packets, octets;
     bool options;                 /* options records only (SCTP: the statistics stream) */
+    bool final;                   /* emitted by collector_link_close (SCTP: stream 1, reliable) */
 } queued; /* followed by `length` message bytes */
 
 struct collector_link {
@@ -138,7 +141,7 @@ struct collector_link {
     bool sctp_udp;                /* sctp+udp:// (RFC 6951) */
     bool closing;                 /* collector_link_close is flushing */
     size_t dtls_message_max;      /* DTLS: largest message of this session (path MTU) */
-    bool dtls_resize_writer;      /* ... not yet applied to the writer */
+    atomic_bool dtls_resize_writer; /* ... not yet applied to the writer */
 #ifdef IPFIXKIT_HAVE_SCTP
     ipfix_sctp_stack *stack;      /* our reference to the process's usrsctp stack */
     ipfix_sctp_assoc *assoc;      /* the association while up */
@@ -171,6 +174,21 @@ struct collector_link {
     size_t queued_messages;
     collector_link_stats stats;
     uint8_t tmsg[TEMPLATE_MESSAGE_MAX];
+    /* the sender thread (sessions): `lock` guards the queue, stats,
+     * next_sequence, dtls_message_max and the drain request */
+    pthread_t sender;
+    bool sender_started;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;          /* to the sender: queued, tick, drain */
+    pthread_cond_t space;         /* to the caller: room in the queue, or the link went down */
+    atomic_bool up;               /* the session is up (the caller waits for room only then) */
+    bool draining;                /* close: deliver until drain_deadline_ms, then leave */
+    uint64_t drain_deadline_ms;
+    uint32_t next_sequence;       /* of the next message the writer emits */
+    bool first_attempt_done;      /* the first connect is no reconnect */
+    queued inflight_meta;         /* the message the sender took from the queue */
+    uint8_t *inflight;            /* ... its bytes (sender's; resent after a reconnect) */
+    bool inflight_valid;
 };
 
 static uint64_t monotonic_ms(void) {
@@ -201,6 +219,7 @@ static void link_log(collector_link *l, const char *format, ...) {
     l->config.log(l->config.log_context, line);
 }
 
+/* Caller holds l->lock (or no sender runs). */
 static void count_lost(collector_link *l, uint64_t records, uint64_t packets, uint64_t octets) {
     l->stats.lost_records += records;
     l->stats.lost_packets += packets;
@@ -227,11 +246,17 @@ static void close_session(collector_link *l) {
     l->fd = -1;
 }
 
+/* Sender side, l->lock not held. A caller waiting for room in the queue
+ * stops waiting: while the link is down the oldest messages make room. */
 static void link_down(collector_link *l) {
     close_session(l);
     l->backoff_ms = l->backoff_ms ? l->backoff_ms * 2 : BACKOFF_MIN_MS;
     if (l->backoff_ms > BACKOFF_MAX_MS) l->backoff_ms = BACKOFF_MAX_MS;
     l->next_attempt_ms = monotonic_ms() + l->backoff_ms;
+    pthread_mutex_lock(&l->lock);
+    atomic_store(&l->up, false);
+    pthread_cond_broadcast(&l->space);
+    pthread_mutex_unlock(&l->lock);
 }
 
 /* The client handshake on the connected blocking socket (timeouts bound
@@ -279,6 +304,19 @@ static size_t path_datagram_limit(int fd, int family) {
     return mtu > (int)headers ? (size_t)mtu - headers : 0;
 }
 
+/* DTLS at open: the datagram size the path takes now (a connected UDP
+ * socket, no packet sent), so that the messages queued before the first
+ * handshake already fit; 0 when unknown. */
+static size_t path_datagram_limit_now(const collector_link *l) {
+    int fd = socket(l->addr.ss_family, SOCK_DGRAM, 0);
+    if (fd < 0) return 0;
+    size_t limit = connect(fd, (const struct sockaddr *)&l->addr, l->addr_length) == 0
+                       ? path_datagram_limit(fd, l->addr.ss_family)
+                       : 0;
+    close(fd);
+    return limit;
+}
+
 /* The DTLS client handshake on the connected non-blocking UDP socket, at
  * most HANDSHAKE_TIMEOUT_S; false (reason logged) when it fails. Datagrams
  * (handshake flights included) are sized to max_message or the path MTU,
@@ -321,8 +359,10 @@ static bool dtls_handshake(collector_link *l, int fd) {
     if (!why[0] && ipfix_tls_conn_data_mtu(l->tls_conn) + IPFIX_DTLS_RECORD_OVERHEAD < datagram)
         snprintf(why, sizeof why, "DTLS record overhead larger than expected (data MTU %zu)",
                  ipfix_tls_conn_data_mtu(l->tls_conn));
+    pthread_mutex_lock(&l->lock);
     l->dtls_message_max = datagram - IPFIX_DTLS_RECORD_OVERHEAD;
-    l->dtls_resize_writer = true; /* at the next record: not from inside the connect */
+    pthread_mutex_unlock(&l->lock);
+    atomic_store(&l->dtls_resize_writer, true); /* the caller's writer, at its next record */
     if (why[0]) {
         connect_failed(l, why);
         ipfix_tls_conn_free(l->tls_conn);
@@ -380,8 +420,8 @@ static bool sctp_send(collector_link *l, const uint8_t *p, size_t n, const queue
     /* the close's messages (the final statistics) go behind the flow records,
      * fully reliable: the Collector then sees any abandoned flow message as
      * a sequence gap of that stream, the last ones included */
-    uint16_t stream = templates                       ? 0
-                      : meta->options && !l->closing ? l->options_stream
+    uint16_t stream = templates                      ? 0
+                      : meta->options && !meta->final ? l->options_stream
                                                       : l->data_stream;
     if (!templates) {
         memcpy(l->sctp_message, p, n);
@@ -393,7 +433,7 @@ static bool sctp_send(collector_link *l, const uint8_t *p, size_t n, const queue
         link_down(l);
         return false;
     }
-    bool reliable = templates || l->closing || meta->options;
+    bool reliable = templates || meta->final || meta->options;
     ipfix_sctp_result r = ipfix_sctp_send(l->assoc, p, n, stream,
                                           reliable ? 0 : l->config.sctp_pr_ttl_ms,
                                           SEND_TIMEOUT_S * 1000u);
@@ -540,7 +580,9 @@ static bool send_bytes(collector_link *l, const uint8_t *p, size_t n, const queu
     (void)meta;
 #endif
     if (l->dtls && meta && n > l->dtls_message_max) { /* built before the path MTU shrank */
+        pthread_mutex_lock(&l->lock);
         count_lost(l, meta->records, meta->packets, meta->octets);
+        pthread_mutex_unlock(&l->lock);
         return true;
     }
     if (l->dtls) return dtls_send(l, p, n);
@@ -603,11 +645,18 @@ static size_t build_template_message(collector_link *l, uint32_t sequence) {
     return off;
 }
 
+/* Counted sent (under the lock: the caller reads the statistics). */
+static void count_sent(collector_link *l, size_t bytes) {
+    pthread_mutex_lock(&l->lock);
+    l->stats.messages++;
+    l->stats.bytes += bytes;
+    pthread_mutex_unlock(&l->lock);
+}
+
 static bool send_templates(collector_link *l, uint32_t sequence) {
     size_t n = build_template_message(l, sequence);
     if (!send_bytes(l, l->tmsg, n, NULL)) return false;
-    l->stats.messages++;
-    l->stats.bytes += n;
+    count_sent(l, n);
     l->templates_due = false;
     l->templates_sent_ms = monotonic_ms();
     l->messages_since_templates = 0;
@@ -624,7 +673,7 @@ static bool refresh_due(const collector_link *l) {
            monotonic_ms() - l->templates_sent_ms >= l->config.template_refresh_s * 1000ull;
 }
 
-/* ------------------------------ TCP queue ------------------------------ */
+/* ------------------------- the queue (l->lock) ------------------------- */
 
 static void queue_drop_oldest(collector_link *l) {
     queued q;
@@ -635,14 +684,24 @@ static void queue_drop_oldest(collector_link *l) {
     if (l->queue_head == l->queue_tail) l->queue_head = l->queue_tail = 0;
 }
 
+static bool queue_has_room(const collector_link *l, size_t need) {
+    return l->config.queue_bytes - (l->queue_tail - l->queue_head) >= need;
+}
+
+/* The caller's side. While the session is up the caller waits for room
+ * (the Collector paces the Exporter, as a blocking TCP send would); while
+ * it is down the oldest messages are dropped and counted, so metering never
+ * waits on a Collector that is gone. */
 static void queue_push(collector_link *l, const uint8_t *msg, size_t n, const queued *meta) {
     size_t need = sizeof *meta + n;
     if (need > l->config.queue_bytes) {
         count_lost(l, meta->records, meta->packets, meta->octets);
         return;
     }
-    while (l->queued_messages && l->config.queue_bytes - (l->queue_tail - l->queue_head) < need)
-        queue_drop_oldest(l);
+    while (l->queued_messages && !queue_has_room(l, need) && atomic_load(&l->up) &&
+           !l->draining)
+        pthread_cond_wait(&l->space, &l->lock);
+    while (l->queued_messages && !queue_has_room(l, need)) queue_drop_oldest(l);
     if (l->config.queue_bytes - l->queue_tail < need) { /* compact */
         memmove(l->queue, l->queue + l->queue_head, l->queue_tail - l->queue_head);
         l->queue_tail -= l->queue_head;
@@ -654,62 +713,139 @@ static void queue_push(collector_link *l, const uint8_t *msg, size_t n, const qu
     l->queued_messages++;
 }
 
-/* Connect if down and due, then send templates and the queue. */
-static void tcp_service(collector_link *l) {
+/* The sender's side: move the oldest message into l->inflight; false when
+ * the queue is empty. */
+static bool queue_take(collector_link *l) {
+    pthread_mutex_lock(&l->lock);
+    bool got = l->queued_messages > 0;
+    if (got) {
+        memcpy(&l->inflight_meta, l->queue + l->queue_head, sizeof(queued));
+        memcpy(l->inflight, l->queue + l->queue_head + sizeof(queued),
+               l->inflight_meta.length);
+        l->queue_head += sizeof(queued) + l->inflight_meta.length;
+        l->queued_messages--;
+        if (l->queue_head == l->queue_tail) l->queue_head = l->queue_tail = 0;
+        l->inflight_valid = true;
+        pthread_cond_signal(&l->space);
+    }
+    pthread_mutex_unlock(&l->lock);
+    return got;
+}
+
+/* The sequence number the template message carries: that of the data
+ * message that follows it (RFC 7011 §3.1). */
+static uint32_t sequence_after_templates(collector_link *l) {
+    if (l->inflight_valid) return ipfix_get_u32(l->inflight + 8);
+    pthread_mutex_lock(&l->lock);
+    uint32_t seq = l->queued_messages
+                       ? ipfix_get_u32(l->queue + l->queue_head + sizeof(queued) + 8)
+                       : l->next_sequence;
+    pthread_mutex_unlock(&l->lock);
+    return seq;
+}
+
+/* ----------------------------- the sender ----------------------------- */
+
+/* Connect if down, then send templates (when due) and the queue; returns
+ * when the queue is empty or the link went down. l->lock not held. */
+static void sender_service(collector_link *l) {
     if (!link_up(l)) {
-        if (monotonic_ms() < l->next_attempt_ms) return;
+        bool reconnect = l->first_attempt_done;
+        l->first_attempt_done = true;
         if (!link_connect(l)) {
             link_down(l);
             return;
         }
-        l->stats.reconnects++;
+        atomic_store(&l->up, true);
+        if (reconnect) {
+            pthread_mutex_lock(&l->lock);
+            l->stats.reconnects++;
+            pthread_mutex_unlock(&l->lock);
+        }
     }
-    if (refresh_due(l)) { /* TCP: after connecting; DTLS: also the UDP refresh */
-        uint32_t seq = ipfix_writer_next_sequence(l->writer, l->config.odid);
-        if (l->queued_messages) seq = ipfix_get_u32(l->queue + l->queue_head + sizeof(queued) + 8);
-        if (!send_templates(l, seq)) return;
+    /* TCP, TLS, SCTP: after connecting; DTLS: also the UDP refresh */
+    if (refresh_due(l) && !send_templates(l, sequence_after_templates(l))) return;
+    while (l->inflight_valid || queue_take(l)) {
+        if (!send_bytes(l, l->inflight, l->inflight_meta.length, &l->inflight_meta))
+            return; /* kept in flight: the first to go on the next session */
+        count_sent(l, l->inflight_meta.length);
+        l->inflight_valid = false;
+        l->messages_since_templates++;
+        if (l->dtls && refresh_due(l) && !send_templates(l, sequence_after_templates(l)))
+            return;
     }
-    while (l->queued_messages) {
-        queued q;
-        memcpy(&q, l->queue + l->queue_head, sizeof q);
-        if (!send_bytes(l, l->queue + l->queue_head + sizeof q, q.length, &q)) return;
-        l->stats.messages++;
-        l->stats.bytes += q.length;
-        l->queue_head += sizeof q + q.length;
-        l->queued_messages--;
-    }
-    l->queue_head = l->queue_tail = 0;
     l->backoff_ms = 0;
+}
+
+static void wait_until(collector_link *l, uint64_t deadline_ms) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    uint64_t ms = monotonic_ms();
+    uint64_t wait = deadline_ms > ms ? deadline_ms - ms : 0;
+    struct timespec until = {.tv_sec = now.tv_sec + (time_t)(wait / 1000),
+                             .tv_nsec = now.tv_nsec + (long)(wait % 1000) * 1000000L};
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&l->wake, &l->lock, &until);
+}
+
+/* The sender thread of a session: every connect, handshake and send of the
+ * link happens here, so a Collector that is down, slow to answer a
+ * handshake or unable to take our data never stalls the metering thread
+ * (which only queues). Waits on l->wake (a message queued, a tick, the
+ * close) or until the next connection attempt or template refresh is due.
+ * On close it delivers until the queue is empty or the drain deadline. */
+static void *sender_main(void *arg) {
+    collector_link *l = arg;
+    pthread_mutex_lock(&l->lock);
+    for (;;) {
+        uint64_t now = monotonic_ms();
+        bool pending = l->inflight_valid || l->queued_messages;
+        if (l->draining && (!pending || now >= l->drain_deadline_ms)) break;
+        if (!link_up(l) && now < l->next_attempt_ms) {
+            if (l->draining && l->next_attempt_ms >= l->drain_deadline_ms) break;
+            wait_until(l, l->next_attempt_ms);
+            continue;
+        }
+        if (link_up(l) && !pending && !refresh_due(l)) {
+            wait_until(l, l->draining ? l->drain_deadline_ms : now + 1000);
+            continue;
+        }
+        pthread_mutex_unlock(&l->lock);
+        sender_service(l);
+        pthread_mutex_lock(&l->lock);
+    }
+    pthread_mutex_unlock(&l->lock);
+    return NULL;
 }
 
 /* ------------------------------- the sink ------------------------------- */
 
+/* The writer's sink, on the caller's thread. Sessions: queued for the
+ * sender. UDP: sent at once (a datagram send does not wait on the
+ * Collector), lost and counted when it fails. */
 static ipfix_status send_message(void *context, const uint8_t *msg, size_t n) {
     collector_link *l = context;
     queued meta = {.length = (uint32_t)n, .records = ipfix_writer_message_records(l->writer),
                    .packets = l->cur_packets, .octets = l->cur_octets,
-                   .options = l->building_options};
+                   .options = l->building_options, .final = l->closing};
     l->cur_packets = l->cur_octets = 0;
     if (l->session) {
-        tcp_service(l);
-        if (!link_up(l) || l->queued_messages) {
-            queue_push(l, msg, n, &meta);
-            return IPFIX_OK;
-        }
-        if ((refresh_due(l) && !send_templates(l, ipfix_get_u32(msg + 8))) ||
-            !send_bytes(l, msg, n, &meta)) {
-            queue_push(l, msg, n, &meta); /* resent after reconnecting */
-            return IPFIX_OK;
-        }
-    } else {
-        if (refresh_due(l)) send_templates(l, ipfix_get_u32(msg + 8));
-        if (!send_bytes(l, msg, n, &meta)) {
-            count_lost(l, meta.records, meta.packets, meta.octets);
-            return IPFIX_OK; /* UDP: lost, counted; the writer goes on */
-        }
+        pthread_mutex_lock(&l->lock);
+        l->next_sequence = ipfix_get_u32(msg + 8) + meta.records;
+        queue_push(l, msg, n, &meta);
+        pthread_cond_signal(&l->wake);
+        pthread_mutex_unlock(&l->lock);
+        return IPFIX_OK;
     }
-    l->stats.messages++;
-    l->stats.bytes += n;
+    if (refresh_due(l)) send_templates(l, ipfix_get_u32(msg + 8));
+    if (!send_bytes(l, msg, n, &meta)) {
+        count_lost(l, meta.records, meta.packets, meta.octets);
+        return IPFIX_OK; /* UDP: lost, counted; the writer goes on */
+    }
+    count_sent(l, n);
     l->messages_since_templates++;
     return IPFIX_OK;
 }
@@ -744,6 +880,13 @@ ipfix_status collector_link_open(const ipfix_endpoint *endpoint,
                                256 + IPFIX_DTLS_RECORD_OVERHEAD);
     collector_link *l = calloc(1, sizeof *l);
     if (!l) return IPFIX_ERR_NOMEM;
+    pthread_mutex_init(&l->lock, NULL);
+    pthread_condattr_t monotonic;
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->wake, &monotonic);
+    pthread_cond_init(&l->space, NULL);
+    pthread_condattr_destroy(&monotonic);
     l->config = *config;
     l->endpoint = *endpoint;
     l->tls = endpoint->scheme == IPFIX_SCHEME_TLS;
@@ -764,34 +907,47 @@ ipfix_status collector_link_open(const ipfix_endpoint *endpoint,
     if (st == IPFIX_OK && l->dtls)
         st = ipfix_tls_context_new_dtls(config->tls, false, &l->tls_context, err);
     if (st != IPFIX_OK) {
-        free(l);
+        collector_link_close(l, 0, NULL);
         return st;
     }
     /* DTLS: the record around the message must fit the datagram size */
     size_t max = l->tcp || l->sctp ? 65535u
                  : l->dtls ? config->max_message - IPFIX_DTLS_RECORD_OVERHEAD
                            : config->max_message;
+    if (l->dtls) {
+        size_t path = path_datagram_limit_now(l);
+        if (path >= 256 + IPFIX_DTLS_RECORD_OVERHEAD && path < config->max_message)
+            max = path - IPFIX_DTLS_RECORD_OVERHEAD;
+    }
     ipfix_writer_config wc = {.max_message_size = max,
                               .observation_domain_id = config->odid};
     l->writer = ipfix_writer_new(&wc, send_message, l);
-    if (l->session) l->queue = malloc(config->queue_bytes ? config->queue_bytes : 1);
     bool scratch_ok = true;
+    if (l->session) {
+        l->queue = malloc(config->queue_bytes ? config->queue_bytes : 1);
+        scratch_ok = (l->inflight = malloc(65535)) != NULL; /* any message size */
+    }
 #ifdef IPFIXKIT_HAVE_SCTP
-    if (l->sctp) scratch_ok = (l->sctp_message = malloc(max)) != NULL;
+    if (l->sctp && scratch_ok) scratch_ok = (l->sctp_message = malloc(max)) != NULL;
 #endif
     if (!l->writer || (l->session && !l->queue) || !scratch_ok) {
         collector_link_close(l, 0, NULL);
         return IPFIX_ERR_NOMEM;
     }
-    if (!link_connect(l)) {
-        if (!l->session) {
+    if (!l->session && !link_connect(l)) {
+        int why = errno;
+        collector_link_close(l, 0, NULL);
+        return ipfix_error_set(err, IPFIX_ERR_IO, 0, "export", "cannot open UDP socket: %s",
+                               strerror(why));
+    }
+    /* a session connects in its sender thread; records queue meanwhile */
+    if (l->session) {
+        if (pthread_create(&l->sender, NULL, sender_main, l) != 0) {
             collector_link_close(l, 0, NULL);
-            return ipfix_error_set(err, IPFIX_ERR_IO, 0, "export", "cannot open UDP socket: %s",
-                                   strerror(errno));
+            return ipfix_error_set(err, IPFIX_ERR_NOMEM, 0, "export",
+                                   "cannot start the sender thread");
         }
-        link_down(l); /* retried with backoff; records queue meanwhile */
-    } else if (l->session) {
-        send_templates(l, 0);
+        l->sender_started = true;
     }
     *out = l;
     return IPFIX_OK;
@@ -802,9 +958,12 @@ ipfix_status collector_link_add(collector_link *l, const ipfix_template *tmpl,
                                 uint64_t octets) {
     /* DTLS: this session's messages fit its path MTU (emits the message
      * being built first when it no longer fits) */
-    if (l->dtls_resize_writer) {
-        ipfix_writer_set_max_message_size(l->writer, l->dtls_message_max);
-        l->dtls_resize_writer = false;
+    if (atomic_load_explicit(&l->dtls_resize_writer, memory_order_relaxed) &&
+        atomic_exchange(&l->dtls_resize_writer, false)) {
+        pthread_mutex_lock(&l->lock);
+        size_t max = l->dtls_message_max;
+        pthread_mutex_unlock(&l->lock);
+        ipfix_writer_set_max_message_size(l->writer, max);
     }
     /* SCTP: flow records and statistics travel in messages of their own
      * (different streams); the writer's message is flushed at a change */
@@ -814,7 +973,9 @@ ipfix_status collector_link_add(collector_link *l, const ipfix_template *tmpl,
     }
     ipfix_status st = ipfix_writer_add_record(l->writer, tmpl, record, length);
     if (st != IPFIX_OK) {
+        pthread_mutex_lock(&l->lock);
         count_lost(l, 1, packets, octets);
+        pthread_mutex_unlock(&l->lock);
         return st;
     }
     l->cur_packets += packets;
@@ -823,22 +984,25 @@ ipfix_status collector_link_add(collector_link *l, const ipfix_template *tmpl,
 }
 
 ipfix_status collector_link_flush(collector_link *l) {
-    ipfix_status st = ipfix_writer_flush(l->writer);
-    if (l->session) tcp_service(l);
-    return st;
+    return ipfix_writer_flush(l->writer); /* sessions: the sink wakes the sender */
 }
 
 void collector_link_tick(collector_link *l) {
     if (l->session) {
-        tcp_service(l);
+        pthread_mutex_lock(&l->lock);
+        pthread_cond_signal(&l->wake);
+        pthread_mutex_unlock(&l->lock);
     } else if (refresh_due(l) && link_up(l)) {
         send_templates(l, ipfix_writer_next_sequence(l->writer, l->config.odid));
     }
 }
 
-void collector_link_get_stats(const collector_link *l, collector_link_stats *stats) {
+void collector_link_get_stats(const collector_link *link, collector_link_stats *stats) {
+    collector_link *l = (collector_link *)link; /* the lock, not the link, changes */
+    pthread_mutex_lock(&l->lock);
     *stats = l->stats;
-    stats->queued_messages = l->queued_messages;
+    stats->queued_messages = l->queued_messages + (l->inflight_valid ? 1 : 0);
+    pthread_mutex_unlock(&l->lock);
 }
 
 /* TLS: the Collector sends things we never read (TLS 1.3 session tickets,
@@ -866,22 +1030,22 @@ static void close_wait(collector_link *l) {
 void collector_link_close(collector_link *l, unsigned drain_ms, collector_link_stats *final) {
     if (!l) return;
     l->closing = true;
-    if (l->writer) {
-        ipfix_writer_flush(l->writer);
-        uint64_t deadline = monotonic_ms() + drain_ms;
-        while (l->session && l->queued_messages && monotonic_ms() < deadline) {
-            if (!link_up(l) && l->next_attempt_ms > monotonic_ms()) {
-                uint64_t wait = l->next_attempt_ms - monotonic_ms();
-                if (wait > deadline - monotonic_ms()) break;
-                struct timespec ts = {.tv_sec = (time_t)(wait / 1000),
-                                      .tv_nsec = (long)(wait % 1000) * 1000000L};
-                nanosleep(&ts, NULL);
-            }
-            tcp_service(l);
-        }
-        while (l->queued_messages) queue_drop_oldest(l);
-        ipfix_writer_free(l->writer);
+    if (l->writer) ipfix_writer_flush(l->writer);
+    if (l->sender_started) { /* it delivers what it can within drain_ms, then ends */
+        pthread_mutex_lock(&l->lock);
+        l->draining = true;
+        l->drain_deadline_ms = monotonic_ms() + drain_ms;
+        pthread_cond_signal(&l->wake);
+        pthread_mutex_unlock(&l->lock);
+        pthread_join(l->sender, NULL);
     }
+    /* from here on this thread alone uses the link */
+    if (l->inflight_valid)
+        count_lost(l, l->inflight_meta.records, l->inflight_meta.packets,
+                   l->inflight_meta.octets);
+    l->inflight_valid = false;
+    while (l->queued_messages) queue_drop_oldest(l);
+    ipfix_writer_free(l->writer);
 #ifdef IPFIXKIT_HAVE_SCTP
     /* delivered before the SHUTDOWN (RFC 7011 §10.2.4); under loss the
      * retransmission timer backs off (1, 2, 4 s...): wait longer than TCP */
@@ -906,6 +1070,10 @@ void collector_link_close(collector_link *l, unsigned drain_ms, collector_link_s
 #endif
     ipfix_tls_context_free(l->tls_context);
     free(l->queue);
+    free(l->inflight);
+    pthread_cond_destroy(&l->wake);
+    pthread_cond_destroy(&l->space);
+    pthread_mutex_destroy(&l->lock);
 #ifdef IPFIXKIT_HAVE_SCTP
     free(l->sctp_message);
 #endif
