@@ -10,11 +10,22 @@
  * the sequence number of the data message that follows it (templates do not
  * count, RFC 7011 §3.1).
  *
+ * Threads. UDP messages are sent from the caller's thread (a datagram send
+ * does not wait on the Collector). A session (TCP, TLS, DTLS, SCTP) has a
+ * sender thread (sender_main) that does every connect, handshake and send:
+ * the writer's sink only puts the message in the queue, so the metering
+ * thread never waits on a Collector that is down or slow to answer. While
+ * the session is up and the queue is full the caller waits for room (the
+ * Collector paces the Exporter as a blocking send would); while it is down
+ * the oldest messages are dropped (counted). l->lock guards the queue, the
+ * statistics and the few fields both threads read; the socket, TLS and
+ * SCTP state belong to the sender, the writer to the caller.
+ *
  * TCP: a blocking socket with a send timeout. When a send or connect fails
  * the link goes down; messages then wait in a byte FIFO of at most
  * `queue_bytes` (the oldest are dropped, and their records counted lost).
- * Reconnection is tried on the next message or tick once the backoff has
- * passed (1 s, doubling to 60 s); after connecting the link sends the
+ * The sender tries to reconnect once the backoff has passed (1 s,
+ * doubling to 60 s); after connecting it sends the
  * templates, then the queue.
  *
  * TLS (RFC 7011 §11, RFC 5153 §8.3: "behave in all other aspects as if
@@ -180,6 +191,7 @@ struct collector_link {
     bool sender_started;
     pthread_mutex_t lock;
     pthread_cond_t wake;          /* to the sender: queued, tick, drain */
+    bool sender_idle;             /* the sender waits on `wake` (signalled only then) */
     pthread_cond_t space;         /* to the caller: room in the queue, or the link went down */
     atomic_bool up;               /* the session is up (the caller waits for room only then) */
     bool draining;                /* close: deliver until drain_deadline_ms, then leave */
@@ -788,7 +800,9 @@ static void wait_until(collector_link *l, uint64_t deadline_ms) {
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
+    l->sender_idle = true;
     pthread_cond_timedwait(&l->wake, &l->lock, &until);
+    l->sender_idle = false;
 }
 
 /* The sender thread of a session: every connect, handshake and send of the
@@ -836,7 +850,7 @@ static ipfix_status send_message(void *context, const uint8_t *msg, size_t n) {
         pthread_mutex_lock(&l->lock);
         l->next_sequence = ipfix_get_u32(msg + 8) + meta.records;
         queue_push(l, msg, n, &meta);
-        pthread_cond_signal(&l->wake);
+        if (l->sender_idle) pthread_cond_signal(&l->wake); /* a busy one finds it anyway */
         pthread_mutex_unlock(&l->lock);
         return IPFIX_OK;
     }

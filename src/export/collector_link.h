@@ -13,7 +13,11 @@
  * DTLS record fits max_message bytes; a session ends on a close_notify,
  * alert or ICMP error from the Collector and is made again with backoff.
  * Connection state changes (connected, connect failed and why, send failed)
- * are reported through config.log, once per change. Internal to src/export.
+ * are reported through config.log, once per change (from the link's sender
+ * thread for sessions). Sessions send from a thread of their own, so add,
+ * flush and tick never wait on the network, except for room in a full
+ * queue while the session is up. One caller thread at a time per link.
+ * Internal to src/export.
  */
 #ifndef IPFIXKIT_EXPORT_COLLECTOR_LINK_H
 #define IPFIXKIT_EXPORT_COLLECTOR_LINK_H
