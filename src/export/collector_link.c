@@ -789,17 +789,11 @@ static void sender_service(collector_link *l) {
     l->backoff_ms = 0;
 }
 
+/* The sender waits on l->wake (l->lock held) until woken or the
+ * monotonic deadline (l->wake uses CLOCK_MONOTONIC). */
 static void wait_until(collector_link *l, uint64_t deadline_ms) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    uint64_t ms = monotonic_ms();
-    uint64_t wait = deadline_ms > ms ? deadline_ms - ms : 0;
-    struct timespec until = {.tv_sec = now.tv_sec + (time_t)(wait / 1000),
-                             .tv_nsec = now.tv_nsec + (long)(wait % 1000) * 1000000L};
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = {.tv_sec = (time_t)(deadline_ms / 1000),
+                             .tv_nsec = (long)(deadline_ms % 1000) * 1000000L};
     l->sender_idle = true;
     pthread_cond_timedwait(&l->wake, &l->lock, &until);
     l->sender_idle = false;
