@@ -316,17 +316,24 @@ static size_t path_datagram_limit(int fd, int family) {
     return mtu > (int)headers ? (size_t)mtu - headers : 0;
 }
 
+/* DTLS: the datagram size of a session on `fd`, a connected UDP socket:
+ * --max-message or what the path takes, whichever is smaller. */
+static size_t dtls_datagram_size(const collector_link *l, int fd) {
+    size_t datagram = l->config.max_message, path = path_datagram_limit(fd, l->addr.ss_family);
+    return path && path < datagram ? path : datagram;
+}
+
 /* DTLS at open: the datagram size the path takes now (a connected UDP
  * socket, no packet sent), so that the messages queued before the first
- * handshake already fit; 0 when unknown. */
-static size_t path_datagram_limit_now(const collector_link *l) {
+ * handshake already fit. */
+static size_t dtls_datagram_size_now(const collector_link *l) {
     int fd = socket(l->addr.ss_family, SOCK_DGRAM, 0);
-    if (fd < 0) return 0;
-    size_t limit = connect(fd, (const struct sockaddr *)&l->addr, l->addr_length) == 0
-                       ? path_datagram_limit(fd, l->addr.ss_family)
-                       : 0;
+    if (fd < 0) return l->config.max_message;
+    size_t datagram = connect(fd, (const struct sockaddr *)&l->addr, l->addr_length) == 0
+                          ? dtls_datagram_size(l, fd)
+                          : l->config.max_message;
     close(fd);
-    return limit;
+    return datagram;
 }
 
 /* The DTLS client handshake on the connected non-blocking UDP socket, at
@@ -342,8 +349,7 @@ static bool dtls_handshake(collector_link *l, int fd) {
         return false;
     }
     char why[420] = "";
-    size_t datagram = l->config.max_message, path = path_datagram_limit(fd, l->addr.ss_family);
-    if (path && path < datagram) datagram = path;
+    size_t datagram = dtls_datagram_size(l, fd);
     if (datagram < 256 + IPFIX_DTLS_RECORD_OVERHEAD)
         snprintf(why, sizeof why, "path MTU too small for DTLS: datagrams of %zu bytes", datagram);
     else if (!ipfix_tls_conn_set_mtu(l->tls_conn, (unsigned)datagram))
@@ -922,10 +928,10 @@ ipfix_status collector_link_open(const ipfix_endpoint *endpoint,
     size_t max = l->tcp || l->sctp ? 65535u
                  : l->dtls ? config->max_message - IPFIX_DTLS_RECORD_OVERHEAD
                            : config->max_message;
-    if (l->dtls) {
-        size_t path = path_datagram_limit_now(l);
-        if (path >= 256 + IPFIX_DTLS_RECORD_OVERHEAD && path < config->max_message)
-            max = path - IPFIX_DTLS_RECORD_OVERHEAD;
+    if (l->dtls) { /* too small a path fails at the handshake, with its reason */
+        size_t datagram = dtls_datagram_size_now(l);
+        if (datagram >= 256 + IPFIX_DTLS_RECORD_OVERHEAD)
+            max = datagram - IPFIX_DTLS_RECORD_OVERHEAD;
     }
     ipfix_writer_config wc = {.max_message_size = max,
                               .observation_domain_id = config->odid};
